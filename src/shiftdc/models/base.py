@@ -1,0 +1,78 @@
+"""Adapter interface: the only place that knows how a VLM family is laid out."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from PIL import Image
+from torch import nn
+
+
+class Adapter:
+    """Family knowledge: where the text decoder layers are and how prompts are built.
+
+    Subclasses set `family` and `model_types` (config.model_type values) and override
+    what differs from these defaults, which fit LLaVA-style models.
+    """
+
+    family: ClassVar[str] = ""
+    model_types: ClassVar[tuple[str, ...]] = ()
+    #: the image precedes the text in the rendered prompt (so prompts can share its KV cache)
+    image_first: ClassVar[bool] = True
+    #: the KV cache of prompt[:-1] equals the first n-1 entries of the cache of prompt
+    #: (false for prefix-LM attention, where the last prompt token changes earlier ones)
+    prefix_cache_ok: ClassVar[bool] = True
+
+    def __init__(self, model: nn.Module, processor: Any) -> None:
+        self.model = model
+        self.processor = processor
+
+    # --- architecture -------------------------------------------------------------
+    def decoder_layers(self) -> nn.ModuleList:
+        """The text decoder's layers, in order."""
+        return self.model.get_decoder().layers
+
+    def text_config(self) -> Any:
+        return self.model.config.get_text_config()
+
+    # --- prompts ------------------------------------------------------------------
+    @property
+    def tokenizer(self) -> Any:
+        return self.processor.tokenizer
+
+    def messages(self, prompt: str, with_image: bool, system: str | None = None) -> list[dict]:
+        """Chat messages for one turn; the image (if any) comes before the text."""
+        content: list[dict] = []
+        if with_image:
+            content.append({"type": "image"})
+        content.append({"type": "text", "text": prompt})
+        msgs: list[dict] = []
+        if system:
+            msgs.append({"role": "system", "content": [{"type": "text", "text": system}]})
+        msgs.append({"role": "user", "content": content})
+        return msgs
+
+    def render(self, prompt: str, with_image: bool, system: str | None = None) -> str:
+        """The prompt string, through the processor's own chat template."""
+        return self.processor.apply_chat_template(
+            self.messages(prompt, with_image, system), add_generation_prompt=True, tokenize=False
+        )
+
+    def encode_vl(
+        self, prompts: list[str], images: list[Image.Image], system: str | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Batched, left-padded vision+text inputs."""
+        texts = [self.render(p, True, system) for p in prompts]
+        return dict(self.processor(text=texts, images=images, padding=True, return_tensors="pt"))
+
+    def encode_text(self, prompts: list[str], system: str | None = None) -> dict[str, torch.Tensor]:
+        """Batched, left-padded text-only inputs."""
+        texts = [self.render(p, False, system) for p in prompts]
+        return dict(self.tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=False))
+
+    # --- positions -----------------------------------------------------------------
+    def position_ids(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """Position ids as `generate` derives them (left padding aware), or None to let the model."""
+        mask = inputs["attention_mask"]
+        return (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)

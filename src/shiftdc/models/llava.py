@@ -1,0 +1,8 @@
+"""LLaVA-1.5 family (LlavaForConditionalGeneration)."""
+
+from shiftdc.models.base import Adapter
+
+
+class LlavaAdapter(Adapter):
+    family = "llava"
+    model_types = ("llava",)

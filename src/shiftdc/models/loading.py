@@ -1,0 +1,93 @@
+"""load_vlm: hub id or local path -> VLM (model + processor + adapter)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from shiftdc.models.base import Adapter
+from shiftdc.models.registry import adapter_for_model_type
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+@dataclass
+class VLM:
+    """A loaded vision-language model with its processor and family adapter."""
+
+    model: nn.Module
+    processor: Any
+    adapter: Adapter
+    name: str
+
+    @property
+    def family(self) -> str:
+        return self.adapter.family
+
+    @property
+    def layers(self) -> nn.ModuleList:
+        return self.adapter.decoder_layers()
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.layers)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.adapter.text_config().hidden_size)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.model.parameters()).dtype
+
+
+def _resolve_dtype(dtype: str | torch.dtype | None, device: str) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype is None or dtype == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    if dtype not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPES)} or 'auto'")
+    return DTYPES[dtype]
+
+
+def load_vlm(
+    name_or_path: str | Path,
+    dtype: str | torch.dtype | None = "auto",
+    device: str | None = None,
+    **from_pretrained_kwargs: Any,
+) -> VLM:
+    """Load a Hugging Face VLM (hub id or local directory) with its processor and adapter."""
+    from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
+
+    name = str(name_or_path)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        config = AutoConfig.from_pretrained(name, **from_pretrained_kwargs)
+    except (OSError, ValueError) as exc:
+        raise OSError(
+            f"could not load a model config from {name!r}: {exc}. Pass a Hugging Face hub id "
+            "or a local directory holding config.json (build a tiny one with "
+            "`shiftdc make-tiny-model`)."
+        ) from exc
+    adapter_cls = adapter_for_model_type(config.model_type)
+    torch_dtype = _resolve_dtype(dtype, device)
+    model = AutoModelForImageTextToText.from_pretrained(
+        name, dtype=torch_dtype, **from_pretrained_kwargs
+    ).to(device)
+    model.eval()
+    processor = AutoProcessor.from_pretrained(name, **from_pretrained_kwargs)
+    tok = getattr(processor, "tokenizer", None)
+    if tok is not None:
+        tok.padding_side = "left"
+        if tok.pad_token is None:
+            tok.pad_token = tok.eos_token
+    return VLM(model=model, processor=processor, adapter=adapter_cls(model, processor), name=name)
