@@ -36,5 +36,7 @@ def paper_corrections(
     if x_vl.shape != x_tt.shape:
         raise ValueError(f"x_vl {tuple(x_vl.shape)} and x_tt {tuple(x_tt.shape)} differ")
     if x_vl.shape[1:] != s.shape:
-        raise ValueError(f"direction {tuple(s.shape)} does not match activations {tuple(x_vl.shape)}")
+        raise ValueError(
+            f"direction {tuple(s.shape)} does not match activations {tuple(x_vl.shape)}"
+        )
     return correction(x_vl, x_tt, s.unsqueeze(0), alpha)

@@ -11,7 +11,9 @@ def diff_of_means(safe: torch.Tensor, unsafe: torch.Tensor) -> torch.Tensor:
     if safe.ndim < 2 or unsafe.ndim < 2:
         raise ValueError("activations must be [samples, ...] with at least two dimensions")
     if safe.shape[1:] != unsafe.shape[1:]:
-        raise ValueError(f"shape mismatch: safe {tuple(safe.shape)} vs unsafe {tuple(unsafe.shape)}")
+        raise ValueError(
+            f"shape mismatch: safe {tuple(safe.shape)} vs unsafe {tuple(unsafe.shape)}"
+        )
     if safe.shape[0] == 0 or unsafe.shape[0] == 0:
         raise ValueError("need at least one safe and one unsafe sample")
     return safe.float().mean(0) - unsafe.float().mean(0)

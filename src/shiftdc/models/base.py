@@ -69,7 +69,9 @@ class Adapter:
     def encode_text(self, prompts: list[str], system: str | None = None) -> dict[str, torch.Tensor]:
         """Batched, left-padded text-only inputs."""
         texts = [self.render(p, False, system) for p in prompts]
-        return dict(self.tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=False))
+        return dict(
+            self.tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=False)
+        )
 
     # --- positions -----------------------------------------------------------------
     def position_ids(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor | None:

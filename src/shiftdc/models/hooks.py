@@ -34,9 +34,7 @@ def _hooks(
 
 
 @contextmanager
-def read_last(
-    layers: nn.ModuleList, indices: Sequence[int]
-) -> Iterator[dict[int, torch.Tensor]]:
+def read_last(layers: nn.ModuleList, indices: Sequence[int]) -> Iterator[dict[int, torch.Tensor]]:
     """Record each listed layer's raw output at the last position ([B, H], float32).
 
     The dict it yields is filled by the forward passes run inside the block; a later
@@ -55,9 +53,7 @@ def read_last(
 
 
 @contextmanager
-def subtract_last(
-    layers: nn.ModuleList, corrections: dict[int, torch.Tensor]
-) -> Iterator[None]:
+def subtract_last(layers: nn.ModuleList, corrections: dict[int, torch.Tensor]) -> Iterator[None]:
     """Subtract corrections[l] ([B, H]) from layer l's output at the last position of every pass.
 
     Inside `generate` this hits the last prompt token (prefill) and every generated token.

@@ -1,0 +1,44 @@
+"""Shared fixtures: tiny random checkpoints built once per test session, offline."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory):
+    """tiny_dir(family) -> path of a tiny random checkpoint of that family (built once)."""
+    from shiftdc.models.tiny import make_tiny_model
+
+    root = tmp_path_factory.mktemp("tiny")
+    built: dict[str, Path] = {}
+
+    def get(family: str = "llava") -> Path:
+        if family not in built:
+            built[family] = make_tiny_model(family, root / family)
+        return built[family]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm(tiny_dir):
+    """tiny_vlm(family) -> a loaded VLM of that family (loaded once, float32, CPU)."""
+    from shiftdc.models import load_vlm
+
+    loaded = {}
+
+    def get(family: str = "llava"):
+        if family not in loaded:
+            loaded[family] = load_vlm(tiny_dir(family), dtype="float32", device="cpu")
+        return loaded[family]
+
+    return get
