@@ -75,6 +75,6 @@ class Adapter:
 
     # --- positions -----------------------------------------------------------------
     def position_ids(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor | None:
-        """Position ids as `generate` derives them (left padding aware), or None to let the model."""
+        """Position ids as `generate` derives them from a left-padded attention mask."""
         mask = inputs["attention_mask"]
         return (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
