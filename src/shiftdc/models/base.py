@@ -75,6 +75,63 @@ class Adapter:
 
     # --- positions -----------------------------------------------------------------
     def position_ids(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor | None:
-        """Position ids as `generate` derives them from a left-padded attention mask."""
+        """Position ids for one full forward of `inputs`, as `generate` derives them.
+
+        The default is the left-padded text layout (`attention_mask.cumsum(-1) - 1`).
+        Families with their own scheme override it (Qwen2-VL returns its multimodal RoPE
+        ids); None would mean "let the model derive them". The sequence is the last dim.
+        """
         mask = inputs["attention_mask"]
         return (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
+
+    # --- KV-prefix reuse ----------------------------------------------------------------
+    # Paper mode runs a prompt once without its last token into a cache, then the last
+    # token twice on that cache: once unsteered to read activations (`last_forward_kwargs`),
+    # then, after `cache.crop(-1)`, inside `generate` with the corrections
+    # (`cached_generate_kwargs`, no pixel values: the image already lives in the cache):
+    #
+    #     cache = DynamicCache(config=model.config)
+    #     model(**adapter.prefix_forward_kwargs(inputs), cache=cache, use_cache=True)
+    #     with read_last(layers, idx) as acts:
+    #         model(**adapter.last_forward_kwargs(inputs), cache=cache, use_cache=True)
+    #     cache.crop(-1)
+    #     model.generate(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
+    #                    cache=cache, **adapter.cached_generate_kwargs(inputs), ...)
+    #
+    # Each method returns explicit positions, so no hidden model state (such as Qwen2-VL's
+    # `rope_deltas`) has to survive between the calls. Only valid when `prefix_cache_ok`.
+
+    #: inputs that run along the sequence (sliced with it); everything else is passed whole
+    SEQUENCE_KEYS: ClassVar[tuple[str, ...]] = (
+        "input_ids",
+        "attention_mask",
+        "token_type_ids",
+        "mm_token_type_ids",
+    )
+
+    def prefix_forward_kwargs(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Model kwargs for the forward of prompt[:, :-1] (with the image inputs) into a cache."""
+        out = dict(inputs)
+        for key in self.SEQUENCE_KEYS:
+            if key in out:
+                out[key] = out[key][..., :-1]
+        pos = self.position_ids(inputs)
+        if pos is not None:
+            out["position_ids"] = pos[..., :-1]
+        return out
+
+    def last_forward_kwargs(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Model kwargs for the forward of the last prompt token on the prefix cache."""
+        out = {"input_ids": inputs["input_ids"][:, -1:], "attention_mask": inputs["attention_mask"]}
+        for key in self.SEQUENCE_KEYS:
+            if key in inputs and key not in out:
+                out[key] = inputs[key][..., -1:]
+        pos = self.position_ids(inputs)
+        if pos is not None:
+            out["position_ids"] = pos[..., -1:]
+        return out
+
+    def cached_generate_kwargs(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Extra `generate` kwargs (besides full input_ids, attention_mask, cache) on the prefix cache."""
+        pos = self.position_ids(inputs)
+        return {} if pos is None else {"position_ids": pos}

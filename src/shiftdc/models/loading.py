@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ class VLM:
     processor: Any
     adapter: Adapter
     name: str
+    _fingerprint: str | None = field(default=None, repr=False)
 
     @property
     def family(self) -> str:
@@ -47,6 +49,21 @@ class VLM:
     @property
     def dtype(self) -> torch.dtype:
         return next(self.model.parameters()).dtype
+
+    @property
+    def fingerprint(self) -> str:
+        """Identity of the weights, independent of where they were loaded from."""
+        if self._fingerprint is None:
+            emb = self.model.get_input_embeddings().weight
+            probe = emb.detach().flatten()[:4096].float().cpu().numpy().round(4).tobytes()
+            h = hashlib.sha256()
+            h.update(
+                f"{self.model.config.model_type}|{self.num_layers}|{self.hidden_size}".encode()
+            )
+            h.update(f"|{tuple(emb.shape)}|".encode())
+            h.update(probe)
+            self._fingerprint = h.hexdigest()[:16]
+        return self._fingerprint
 
 
 def _resolve_dtype(dtype: str | torch.dtype | None, device: str) -> torch.dtype:

@@ -1,0 +1,92 @@
+"""Batched activation reading and plain generation on a VLM."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
+
+import torch
+from tqdm.auto import tqdm
+
+from shiftdc.models.hooks import read_last
+from shiftdc.models.loading import VLM
+
+T = TypeVar("T")
+
+
+def batches(items: Sequence[T], size: int) -> Iterator[list[T]]:
+    """Consecutive chunks of at most `size` items."""
+    if size < 1:
+        raise ValueError(f"batch size must be >= 1, got {size}")
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])
+
+
+def to_device(inputs: dict[str, Any], vlm: VLM) -> dict[str, Any]:
+    """Move tensors to the model's device; floating tensors to its dtype."""
+    out = {}
+    for k, v in inputs.items():
+        if isinstance(v, torch.Tensor):
+            v = v.to(vlm.device)
+            if v.is_floating_point():
+                v = v.to(vlm.dtype)
+        out[k] = v
+    return out
+
+
+@torch.no_grad()
+def text_activations(
+    vlm: VLM,
+    prompts: Sequence[str],
+    layers: Sequence[int] | None = None,
+    batch_size: int = 8,
+    system: str | None = None,
+    progress: bool = False,
+    desc: str = "text-only pass",
+) -> torch.Tensor:
+    """Raw decoder-layer outputs at the last prompt token of text-only prompts: [N, L', H]."""
+    idx = list(range(vlm.num_layers)) if layers is None else list(layers)
+    chunks = []
+    for chunk in tqdm(list(batches(prompts, batch_size)), desc=desc, disable=not progress):
+        inputs = to_device(vlm.adapter.encode_text(chunk, system), vlm)
+        with read_last(vlm.layers, idx) as store:
+            vlm.model(**inputs, **_pos_kwargs(vlm, inputs), use_cache=False)
+        chunks.append(torch.stack([store[i] for i in idx], dim=1).cpu())
+    return torch.cat(chunks, 0)
+
+
+def _pos_kwargs(vlm: VLM, inputs: dict[str, Any]) -> dict[str, Any]:
+    pos = vlm.adapter.position_ids(inputs)
+    return {} if pos is None else {"position_ids": pos}
+
+
+def decode_new(vlm: VLM, output_ids: torch.Tensor, prompt_len: int) -> list[str]:
+    """Decode the tokens generated after a prompt of length `prompt_len`."""
+    tok = vlm.adapter.tokenizer
+    return [
+        t.strip() for t in tok.batch_decode(output_ids[:, prompt_len:], skip_special_tokens=True)
+    ]
+
+
+def generation_kwargs(vlm: VLM, max_new_tokens: int) -> dict[str, Any]:
+    """Greedy decoding settings used everywhere (deterministic, comparable)."""
+    tok = vlm.adapter.tokenizer
+    return dict(
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        num_beams=1,
+        pad_token_id=tok.pad_token_id,
+    )
+
+
+def cache_kwarg(vlm: VLM) -> str:
+    """Name of the KV-cache argument: `cache` in newer transformers 5.x, else `past_key_values`."""
+    params = inspect.signature(vlm.model.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def output_cache(output: Any) -> Any:
+    """The KV cache returned by a forward pass, under either name."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
