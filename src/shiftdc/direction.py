@@ -86,14 +86,14 @@ class SafetyDirection:
         """Fit from text-only versions of safe and unsafe requests (images replaced by captions)."""
         if not safe or not unsafe:
             raise InputError("fitting needs at least one safe and one unsafe sample")
+        if layers is not None:
+            layers = validate_layers(layers, vlm.num_layers)
         safe_p = text_only_prompts(safe, safe_captions)
         unsafe_p = text_only_prompts(unsafe, unsafe_captions)
         acts = text_activations(
             vlm, safe_p + unsafe_p, batch_size=batch_size, progress=progress, desc="fit direction"
         )
         vectors = diff_of_means(acts[: len(safe_p)], acts[len(safe_p) :])
-        if layers is not None:
-            layers = validate_layers(layers, vlm.num_layers)
         meta = {
             "model": vlm.name,
             "family": vlm.family,

@@ -1,0 +1,169 @@
+"""File-level jobs behind the CLI: JSONL in, JSONL/direction out, resumable."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from shiftdc.captions import Captioner
+from shiftdc.direction import SafetyDirection
+from shiftdc.errors import InputError
+from shiftdc.generation import batches
+from shiftdc.models.loading import VLM
+from shiftdc.pipeline import ShiftDC, generate_plain
+from shiftdc.sample import Sample
+
+
+def done_ids(out: Path) -> set[str]:
+    """Ids already written to a result JSONL (a torn last line is ignored)."""
+    if not out.is_file():
+        return set()
+    ids = set()
+    for line in out.read_text(encoding="utf-8").splitlines():
+        try:
+            ids.add(str(json.loads(line)["id"]))
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue
+    return ids
+
+
+class RecordWriter:
+    """Append-only JSONL writer that flushes every record."""
+
+    def __init__(self, path: Path, overwrite: bool = False) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if overwrite and path.exists():
+            path.unlink()
+        self._repair(path)
+        self.fh = path.open("a", encoding="utf-8")
+
+    @staticmethod
+    def _repair(path: Path) -> None:
+        """Drop a torn last line left by a killed run."""
+        if path.is_file():
+            data = path.read_bytes()
+            if data and not data.endswith(b"\n"):
+                path.write_bytes(data[: data.rfind(b"\n") + 1])
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.fh.flush()
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def pending(samples: Sequence[Sample], out: Path, overwrite: bool) -> list[Sample]:
+    """Samples not yet in `out` (all of them when overwriting)."""
+    if overwrite:
+        return list(samples)
+    seen = done_ids(out)
+    todo = [s for s in samples if s.id not in seen]
+    if seen and len(todo) < len(samples):
+        print(f"resuming {out}: {len(samples) - len(todo)} of {len(samples)} already done")
+    return todo
+
+
+def fit_job(
+    vlm: VLM,
+    safe: list[Sample],
+    unsafe: list[Sample],
+    out: Path,
+    layers: list[int] | None = None,
+    batch_size: int = 8,
+    caption_tokens: int = 128,
+    progress: bool = True,
+) -> SafetyDirection:
+    """Fit and save a direction; images without captions are self-captioned first."""
+    captioner = Captioner(
+        vlm, max_new_tokens=caption_tokens, batch_size=batch_size, progress=progress
+    )
+    for group in (safe, unsafe):
+        todo = [s for s in group if s.image is not None and s.caption is None]
+        if todo:
+            for s, c in zip(todo, captioner.caption(todo), strict=True):
+                s.caption = c
+    direction = SafetyDirection.fit(
+        vlm, safe, unsafe, layers=layers, batch_size=batch_size, progress=progress
+    )
+    direction.save(out)
+    return direction
+
+
+def caption_job(
+    vlm: VLM,
+    samples: list[Sample],
+    out: Path,
+    max_new_tokens: int = 128,
+    batch_size: int = 8,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> int:
+    """Caption image requests into a JSONL (resumable); returns how many were written."""
+    todo = pending(samples, out, overwrite)
+    captioner = Captioner(vlm, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=False)
+    writer = RecordWriter(out, overwrite)
+    try:
+        for chunk in tqdm(list(batches(todo, batch_size)), desc="captions", disable=not progress):
+            for s, c in zip(chunk, captioner.caption(chunk), strict=True):
+                writer.write({"id": s.id, "prompt": s.prompt, "caption": c})
+    finally:
+        writer.close()
+    return len(todo)
+
+
+def generate_job(
+    vlm: VLM,
+    samples: list[Sample],
+    out: Path,
+    direction: Path | None = None,
+    mode: str = "paper",
+    alpha: float = 1.0,
+    layers: list[int] | None = None,
+    max_new_tokens: int = 128,
+    caption_tokens: int = 128,
+    batch_size: int = 8,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> int:
+    """Generate responses (plain, or ShiftDC with a direction) into a JSONL (resumable)."""
+    todo = pending(samples, out, overwrite)
+    sdc = None
+    if direction is not None:
+        d = SafetyDirection.load(direction, vlm)
+        sdc = ShiftDC(
+            vlm,
+            d,
+            layers=layers,
+            mode=mode,
+            alpha=alpha,
+            batch_size=batch_size,
+            progress=False,
+            captioner=Captioner(
+                vlm, max_new_tokens=caption_tokens, batch_size=batch_size, progress=False
+            ),
+        )
+    elif layers or mode != "paper" or alpha != 1.0:
+        raise InputError("--mode/--alpha/--layers need --direction (ShiftDC is off without one)")
+    writer = RecordWriter(out, overwrite)
+    try:
+        for chunk in tqdm(list(batches(todo, batch_size)), desc="generate", disable=not progress):
+            if sdc is None:
+                texts = generate_plain(vlm, chunk, max_new_tokens, batch_size=batch_size)
+                recs = [
+                    {"id": s.id, "response": t, "shiftdc": False}
+                    for s, t in zip(chunk, texts, strict=True)
+                ]
+            else:
+                recs = [
+                    {**r.to_record(), "shiftdc": True} for r in sdc.generate(chunk, max_new_tokens)
+                ]
+            for r in recs:
+                writer.write(r)
+    finally:
+        writer.close()
+    return len(todo)
