@@ -1,0 +1,106 @@
+"""Side-by-side markdown comparison of runs, columns in the paper's defense order."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from shiftdc.errors import InputError
+from shiftdc.eval._format import md_table, num, pct
+
+# Defense name -> column label, in the order the paper's tables use.
+DEFENSE_LABELS: dict[str, str] = {
+    "none": "Direct",
+    "ecso": "ECSO",
+    "adashield": "AdaShield-S",
+    "reminder": "Reminder",
+    "shiftdc": "ShiftDC",
+    "shiftdc-sequential": "ShiftDC (seq.)",
+}
+
+
+def defense_label(defense: str) -> str:
+    """Paper-style column label for a defense name (unknown names pass through)."""
+    return DEFENSE_LABELS.get(defense, defense)
+
+
+def _order(summaries: Sequence[dict[str, Any]]) -> list[int]:
+    """Indices sorted by paper defense order; unknown defenses after, in their given order."""
+    rank = {d: i for i, d in enumerate(DEFENSE_LABELS)}
+    return sorted(
+        range(len(summaries)),
+        key=lambda i: (rank.get(summaries[i].get("defense"), len(rank)), i),
+    )
+
+
+def _labels(summaries: Sequence[dict[str, Any]]) -> list[str]:
+    """Column labels; repeated defenses are told apart by meta["model"] or a run number."""
+    base = [defense_label(str(s.get("defense"))) for s in summaries]
+    out = []
+    for i, (label, s) in enumerate(zip(base, summaries, strict=True)):
+        if base.count(label) > 1:
+            model = (s.get("meta") or {}).get("model")
+            label = f"{label} [{model}]" if model else f"{label} #{base[: i + 1].count(label)}"
+        out.append(label)
+    return out
+
+
+def _check_judges(labels: list[str], summaries: Sequence[dict[str, Any]], allow: bool) -> str:
+    """Return a warning line when runs used different judges (raise unless allowed)."""
+    judges = [str(s.get("judge")) for s in summaries]
+    if len(set(judges)) <= 1:
+        return ""
+    which = "; ".join(f"{lab}: {j}" for lab, j in zip(labels, judges, strict=True))
+    message = f"runs used different judges ({which}); their ASRs are not comparable"
+    if not allow:
+        raise InputError(
+            f"{message}. Re-score the records with one judge, or pass allow_mixed_judges=True."
+        )
+    warnings.warn(message, stacklevel=3)
+    return f"**Warning:** {message}."
+
+
+def compare_table(
+    summaries: Sequence[dict[str, Any]],
+    *,
+    by: Literal["attack", "scenario"] = "attack",
+    labels: Sequence[str] | None = None,
+    allow_mixed_judges: bool = False,
+) -> str:
+    """Markdown table, runs as columns in paper order, values in % with one decimal.
+
+    Rows: ASR per attack type (or scenario), overall ASR, over-refusal, utility, MME, n.
+    Runs judged by different judges raise unless `allow_mixed_judges` (then a warning line).
+    """
+    if not summaries:
+        raise InputError("compare_table needs at least one summary")
+    if labels is not None and len(labels) != len(summaries):
+        raise InputError(f"got {len(labels)} labels for {len(summaries)} summaries")
+    order = _order(summaries)
+    runs = [summaries[i] for i in order]
+    cols = [labels[i] for i in order] if labels is not None else _labels(runs)
+    warning = _check_judges(cols, runs, allow_mixed_judges)
+
+    key = f"by_{by}"
+    groups: list[str] = []
+    for s in runs:
+        groups += [g for g in s.get(key) or {} if g not in groups]
+    rows = [
+        [f"ASR: {g}"] + [pct(((s.get(key) or {}).get(g) or {}).get("asr")) for s in runs]
+        for g in groups
+    ]
+    rows.append(["ASR: overall"] + [pct(s.get("asr")) for s in runs])
+    rows.append(["Over-refusal"] + [pct(s.get("over_refusal")) for s in runs])
+    rows.append(["Utility (yes/no acc.)"] + [pct(s.get("utility")) for s in runs])
+    if any(s.get("mme") for s in runs):
+        rows.append(["MME score"] + [num((s.get("mme") or {}).get("total")) for s in runs])
+    rows.append(["n (harmful)"] + [str(s.get("n", 0)) for s in runs])
+
+    judges = sorted({str(s.get("judge")) for s in runs})
+    caption = (
+        f"Judge: {', '.join(judges)}. Values in % (one decimal) except MME score and n; "
+        "ASR = attack success rate on harmful items, lower is safer."
+    )
+    table = md_table([by.capitalize() + " / metric", *cols], rows)
+    return "\n\n".join(p for p in (warning, table, caption) if p) + "\n"

@@ -1,0 +1,42 @@
+"""Judges behind one interface, and the registry that names them.
+
+Add a judge: write a `Judge` subclass (set `name`, implement `_judge`) and add one line to
+`JUDGES`. Every judge sees only prompt and response text, so records re-score offline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from shiftdc.errors import InputError
+from shiftdc.eval.judges.base import Judge, Verdict, judge_records
+from shiftdc.eval.judges.keyword import REFUSAL_PHRASES, KeywordJudge, find_refusal_phrases
+from shiftdc.eval.judges.llm import LLMJudge
+from shiftdc.eval.judges.templates import TEMPLATES
+
+JUDGES: dict[str, Callable[..., Judge]] = {
+    "keyword": KeywordJudge,
+    "llm": LLMJudge,
+}
+
+
+def get_judge(name: str, **options: Any) -> Judge:
+    """Build the judge registered as `name` with its options (e.g. model=..., template=...)."""
+    if name not in JUDGES:
+        raise InputError(f"unknown judge {name!r}; valid judges: {', '.join(sorted(JUDGES))}")
+    return JUDGES[name](**options)
+
+
+__all__ = [
+    "JUDGES",
+    "REFUSAL_PHRASES",
+    "TEMPLATES",
+    "Judge",
+    "KeywordJudge",
+    "LLMJudge",
+    "Verdict",
+    "find_refusal_phrases",
+    "get_judge",
+    "judge_records",
+]
