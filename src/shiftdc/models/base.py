@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, ClassVar
 
 import torch
@@ -27,6 +28,13 @@ class Adapter:
     def __init__(self, model: nn.Module, processor: Any) -> None:
         self.model = model
         self.processor = processor
+
+    @classmethod
+    def load_processor(cls, name: str, config: Any, **kwargs: Any) -> Any:
+        """The checkpoint's processor (AutoProcessor unless the family needs otherwise)."""
+        from transformers import AutoProcessor
+
+        return AutoProcessor.from_pretrained(name, **kwargs)
 
     # --- architecture -------------------------------------------------------------
     def decoder_layers(self) -> nn.ModuleList:
@@ -64,7 +72,12 @@ class Adapter:
     ) -> dict[str, torch.Tensor]:
         """Batched, left-padded vision+text inputs."""
         texts = [self.render(p, True, system) for p in prompts]
-        return dict(self.processor(text=texts, images=images, padding=True, return_tensors="pt"))
+        batch = self.processor_images(images)
+        return dict(self.processor(text=texts, images=batch, padding=True, return_tensors="pt"))
+
+    def processor_images(self, images: list[Image.Image]) -> list:
+        """Images laid out as the processor expects for one image per prompt (flat by default)."""
+        return list(images)
 
     def encode_text(self, prompts: list[str], system: str | None = None) -> dict[str, torch.Tensor]:
         """Batched, left-padded text-only inputs."""
@@ -90,8 +103,7 @@ class Adapter:
     # then, after `cache.crop(-1)`, inside `generate` with the corrections
     # (`cached_generate_kwargs`, no pixel values: the image already lives in the cache):
     #
-    #     cache = DynamicCache(config=model.config)
-    #     model(**adapter.prefix_forward_kwargs(inputs), cache=cache, use_cache=True)
+    #     cache = model(**adapter.prefix_forward_kwargs(inputs), use_cache=True).cache
     #     with read_last(layers, idx) as acts:
     #         model(**adapter.last_forward_kwargs(inputs), cache=cache, use_cache=True)
     #     cache.crop(-1)
@@ -109,9 +121,28 @@ class Adapter:
         "mm_token_type_ids",
     )
 
-    def prefix_forward_kwargs(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Model kwargs for the forward of prompt[:, :-1] (with the image inputs) into a cache."""
+    def prefix_cache(self) -> Any:
+        """A fresh KV cache for the prefix pass that `crop(-1)` can roll back afterwards.
+
+        Sliding-window layers (Gemma 3) keep only their window and then refuse `crop`;
+        recording the past makes them keep their states until the next crop.
+        """
+        from transformers import DynamicCache
+
+        cache = DynamicCache(config=self.model.config)
+        if hasattr(cache, "activate_past_recording"):
+            cache.activate_past_recording()
+        return cache
+
+    def prefix_forward_kwargs(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """Model kwargs for the forward of prompt[:, :-1] (with the image inputs).
+
+        They include a fresh `prefix_cache()` (under the model's cache argument name); the
+        forward returns it filled.
+        """
+        params = inspect.signature(self.model.forward).parameters
         out = dict(inputs)
+        out["cache" if "cache" in params else "past_key_values"] = self.prefix_cache()
         for key in self.SEQUENCE_KEYS:
             if key in out:
                 out[key] = out[key][..., :-1]
@@ -132,6 +163,6 @@ class Adapter:
         return out
 
     def cached_generate_kwargs(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Extra `generate` kwargs (besides full input_ids, attention_mask, cache) on the prefix cache."""
+        """Extra `generate` kwargs (beside full ids, mask and cache) to continue from the cache."""
         pos = self.position_ids(inputs)
         return {} if pos is None else {"position_ids": pos}

@@ -83,7 +83,7 @@ def load_vlm(
     **from_pretrained_kwargs: Any,
 ) -> VLM:
     """Load a Hugging Face VLM (hub id or local directory) with its processor and adapter."""
-    from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoConfig, AutoModelForImageTextToText
 
     name = str(name_or_path)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -101,7 +101,7 @@ def load_vlm(
         name, dtype=torch_dtype, **from_pretrained_kwargs
     ).to(device)
     model.eval()
-    processor = AutoProcessor.from_pretrained(name, **from_pretrained_kwargs)
+    processor = adapter_cls.load_processor(name, config, **from_pretrained_kwargs)
     tok = getattr(processor, "tokenizer", None)
     if tok is not None:
         tok.padding_side = "left"

@@ -7,11 +7,22 @@ and one line in `_ADAPTERS` below.
 
 from __future__ import annotations
 
+from shiftdc.errors import ShiftDCError
 from shiftdc.models.base import Adapter
+from shiftdc.models.gemma3 import Gemma3Adapter
+from shiftdc.models.idefics3 import Idefics3Adapter
 from shiftdc.models.llava import LlavaAdapter
+from shiftdc.models.llava_next import LlavaNextAdapter
+from shiftdc.models.paligemma import PaliGemmaAdapter
+from shiftdc.models.qwen2_vl import Qwen2VLAdapter
 
 _ADAPTERS: list[type[Adapter]] = [
     LlavaAdapter,
+    LlavaNextAdapter,
+    Qwen2VLAdapter,
+    Idefics3Adapter,
+    Gemma3Adapter,
+    PaliGemmaAdapter,
 ]
 
 
@@ -42,5 +53,5 @@ def adapter_for_family(family: str) -> type[Adapter]:
     )
 
 
-class UnsupportedModelError(ValueError):
+class UnsupportedModelError(ShiftDCError, ValueError):
     """The model's architecture has no adapter."""

@@ -1,0 +1,20 @@
+"""Gemma 3 (Gemma3ForConditionalGeneration)."""
+
+from PIL import Image
+
+from shiftdc.models.base import Adapter
+
+
+class Gemma3Adapter(Adapter):
+    """Gemma 3: image tokens attend to each other bidirectionally; sliding-window layers.
+
+    The bidirectional block covers only the image tokens, which all precede the last
+    prompt token, so the KV cache of prompt[:-1] is a prefix of the full prompt's.
+    """
+
+    family = "gemma3"
+    model_types = ("gemma3",)
+
+    def processor_images(self, images: list[Image.Image]) -> list:
+        """A nested list, one per prompt (a flat list would be read as one prompt's images)."""
+        return [[im] for im in images]

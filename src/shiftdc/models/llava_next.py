@@ -1,0 +1,10 @@
+"""LLaVA-NeXT / LLaVA-1.6 family (LlavaNextForConditionalGeneration)."""
+
+from shiftdc.models.base import Adapter
+
+
+class LlavaNextAdapter(Adapter):
+    """Any-resolution LLaVA: a variable number of image tokens per image, positions as LLaVA."""
+
+    family = "llava_next"
+    model_types = ("llava_next",)

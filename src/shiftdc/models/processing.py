@@ -1,0 +1,51 @@
+"""Processor loading helpers for families whose processors transformers ties to video.
+
+Some processors (Qwen2-VL, SmolVLM) take a video processor, and transformers 5.x can
+only build one with torchvision installed, even when only images are processed. ShiftDC
+never uses video, so without torchvision we load the same processor class minus its
+video processor: the image path, chat template and tokenizer are the real ones.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+
+def video_backend_available() -> bool:
+    """Whether transformers can build video processors here (it needs torchvision)."""
+    from transformers.utils import is_torchvision_available
+
+    return is_torchvision_available()
+
+
+@cache
+def image_only(processor_cls: type) -> type:
+    """`processor_cls` with no video processor (images and text behave as in the original)."""
+
+    class ImageOnly(processor_cls):  # type: ignore[valid-type, misc]
+        def __init__(
+            self,
+            image_processor: Any = None,
+            tokenizer: Any = None,
+            chat_template: Any = None,
+            **kw,
+        ) -> None:
+            # the base class zips positional sub-processors with this signature's
+            # attributes (image_processor, tokenizer), so the missing video one is skipped
+            super().__init__(image_processor, tokenizer, chat_template=chat_template, **kw)
+
+    # saved configs must name the real class so that a full install loads it as usual
+    ImageOnly.__name__ = ImageOnly.__qualname__ = processor_cls.__name__
+    ImageOnly.__doc__ = f"{processor_cls.__name__} without a video processor (no torchvision)."
+    return ImageOnly
+
+
+def load_processor(name: str | Path, processor_cls: type, **kwargs: Any) -> Any:
+    """AutoProcessor, or `processor_cls` minus its video processor when torchvision is missing."""
+    from transformers import AutoProcessor
+
+    if video_backend_available():
+        return AutoProcessor.from_pretrained(name, **kwargs)
+    return image_only(processor_cls).from_pretrained(name, **kwargs)

@@ -1,0 +1,168 @@
+"""Every family's tiny checkpoint: loading, batched prompts, generation, KV-prefix reuse."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from shiftdc.models import UnsupportedModelError, families, load_vlm
+from shiftdc.models.base import Adapter
+from shiftdc.models.hooks import read_last, subtract_last
+from shiftdc.models.registry import adapter_for_model_type
+from shiftdc.models.tiny import BUILDERS
+
+CHECKPOINTS = sorted(BUILDERS)
+PROMPTS = ["describe the image", "what is the color of the big circle in the image please"]
+NEW_TOKENS = 6
+
+
+def _images() -> list[Image.Image]:
+    # two sizes and aspect ratios: any-resolution families give them different token counts
+    rng = np.random.default_rng(0)
+    return [
+        Image.fromarray(rng.integers(0, 255, (7, 10, 3), dtype=np.uint8)),
+        Image.fromarray(rng.integers(0, 255, (12, 7, 3), dtype=np.uint8)),
+    ]
+
+
+def _adapter_cls(checkpoint: str) -> type[Adapter]:
+    # tiny checkpoints are named by model_type (qwen2_5_vl is served by the qwen2_vl family)
+    return adapter_for_model_type(checkpoint)
+
+
+def _cache_kw(model: torch.nn.Module) -> str:
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def _gen(model, inputs: dict[str, Any], **kw: Any) -> torch.Tensor:
+    return model.generate(**inputs, **kw, max_new_tokens=NEW_TOKENS, do_sample=False)
+
+
+def _assert_left_padded(inputs: dict[str, torch.Tensor]) -> None:
+    mask = inputs["attention_mask"]
+    assert mask[:, -1].all(), "the last position must be a real token in every row"
+    lengths = mask.sum(-1)
+    assert lengths[0] != lengths[1], "the two prompts should differ in length"
+    short = int(lengths.argmin())
+    assert mask[short, 0] == 0, "padding must be on the left"
+
+
+@pytest.mark.parametrize("checkpoint", CHECKPOINTS)
+def test_load_encode_generate(tiny_vlm, checkpoint):
+    vlm = tiny_vlm(checkpoint)
+    assert vlm.family == _adapter_cls(checkpoint).family
+    assert vlm.model.config.model_type in vlm.adapter.model_types
+    assert vlm.num_layers == 4 and vlm.hidden_size == 32
+    assert vlm.layers is vlm.model.get_decoder().layers
+
+    vl = vlm.adapter.encode_vl(PROMPTS, _images())
+    tt = vlm.adapter.encode_text(PROMPTS)
+    for inputs in (vl, tt):
+        _assert_left_padded(inputs)
+    assert "pixel_values" in vl and "pixel_values" not in tt
+
+    with torch.no_grad():
+        with read_last(vlm.layers, range(vlm.num_layers)) as acts:
+            vlm.model(**vl, position_ids=vlm.adapter.position_ids(vl))
+        assert all(a.shape == (2, 32) and torch.isfinite(a).all() for a in acts.values())
+        for inputs in (vl, tt):
+            out = _gen(vlm.model, inputs)
+            assert out.shape == (2, inputs["input_ids"].shape[1] + NEW_TOKENS)
+
+
+def _prefix_path(vlm, inputs, corrections=None) -> tuple[dict[int, torch.Tensor], torch.Tensor]:
+    """Prompt minus its last token into a cache, the last token on it, then generate from it."""
+    ad, layers = vlm.adapter, vlm.layers
+    out = vlm.model(**ad.prefix_forward_kwargs(inputs), use_cache=True)
+    cache = getattr(out, "cache", None) or out.past_key_values
+    kw = {_cache_kw(vlm.model): cache}
+    with read_last(layers, range(len(layers))) as acts:
+        vlm.model(**ad.last_forward_kwargs(inputs), **kw, use_cache=True)
+    cache.crop(-1)
+    with subtract_last(layers, corrections or {}):
+        ids = _gen(
+            vlm.model,
+            {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]},
+            **ad.cached_generate_kwargs(inputs),
+            **kw,
+        )
+    return dict(acts), ids
+
+
+@pytest.mark.parametrize("checkpoint", [c for c in CHECKPOINTS if _adapter_cls(c).prefix_cache_ok])
+@torch.no_grad()
+def test_kv_prefix_reuse_matches_full_passes(tiny_vlm, checkpoint):
+    vlm = tiny_vlm(checkpoint)
+    ad, layers = vlm.adapter, vlm.layers
+    inputs = ad.encode_vl(PROMPTS, _images())
+    with read_last(layers, range(len(layers))) as full:
+        vlm.model(**inputs, position_ids=ad.position_ids(inputs))
+    ref = _gen(vlm.model, inputs)
+    torch.manual_seed(1)
+    scale = float(full[3].abs().max())
+    corrections = {i: scale * torch.randn(2, 32) for i in (2, 3)}
+    with subtract_last(layers, corrections):
+        ref_steered = _gen(vlm.model, inputs)
+    assert not torch.equal(ref_steered, ref), "the corrections should change the output"
+
+    acts, ids = _prefix_path(vlm, inputs)
+    for i in range(len(layers)):
+        torch.testing.assert_close(acts[i], full[i], atol=1e-5, rtol=0)
+    assert torch.equal(ids, ref)
+    _, ids_steered = _prefix_path(vlm, inputs, corrections)
+    assert torch.equal(ids_steered, ref_steered)
+
+
+def test_prefix_lm_cache_is_not_reusable(tiny_vlm):
+    """PaliGemma's bidirectional prompt changes earlier keys when the last token comes."""
+    vlm = tiny_vlm("paligemma")
+    assert not vlm.adapter.prefix_cache_ok
+    inputs = vlm.adapter.encode_vl(PROMPTS, _images())
+    with torch.no_grad(), read_last(vlm.layers, [3]) as full:
+        vlm.model(**inputs, position_ids=vlm.adapter.position_ids(inputs))
+    with torch.no_grad():
+        acts, _ = _prefix_path(vlm, inputs)
+    assert (acts[3] - full[3]).abs().max() > 1e-4
+
+
+def test_qwen2_vl_positions_are_multimodal(tiny_vlm):
+    """Image tokens get 2D grid positions, so the text layout would be wrong for them."""
+    vlm = tiny_vlm("qwen2_vl")
+    inputs = vlm.adapter.encode_vl(PROMPTS, _images())
+    pos = vlm.adapter.position_ids(inputs)
+    text = Adapter.position_ids(vlm.adapter, inputs)
+    assert pos.shape == (4, *inputs["input_ids"].shape)
+    assert torch.equal(pos[0], text)
+    assert not torch.equal(pos[1:], text.expand(3, -1, -1))
+    # text-only prompts keep plain positions
+    tt = vlm.adapter.encode_text(PROMPTS)
+    assert vlm.adapter.position_ids(tt).shape == tt["input_ids"].shape
+
+
+def test_gemma3_prompts_exceed_the_sliding_window(tiny_vlm):
+    """So the KV-prefix test above covers rolling back a sliding-window cache."""
+    vlm = tiny_vlm("gemma3")
+    window = vlm.adapter.text_config().sliding_window
+    inputs = vlm.adapter.encode_vl(PROMPTS, _images())
+    assert inputs["attention_mask"].sum(-1).min() > window
+
+
+def test_unsupported_model_type_lists_families(tmp_path):
+    from transformers import LlamaConfig
+
+    with pytest.raises(UnsupportedModelError) as err:
+        adapter_for_model_type("mllama")
+    for fam in families():
+        assert fam in str(err.value)
+    LlamaConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2).save_pretrained(tmp_path)
+    with pytest.raises(UnsupportedModelError, match="'llama' is not supported"):
+        load_vlm(tmp_path, device="cpu")
+
+
+def test_every_family_has_a_tiny_checkpoint():
+    assert {_adapter_cls(c).family for c in CHECKPOINTS} == set(families())
