@@ -1,0 +1,69 @@
+"""Benchmark data: upstream-layout loaders and the built-in offline suite.
+
+Every loader returns `EvalItem`s whose images load lazily (`item.load_image()`), so one
+bad file fails one item with `ImageLoadError`, not the whole run.
+"""
+
+from shiftdc.data.builtin import (
+    BUILTIN_ATTACKS,
+    DIRECTION_ATTACKS,
+    builtin_items,
+    direction_set,
+    render_attack_image,
+)
+from shiftdc.data.builtin_requests import SPLITS, BuiltinRequest, builtin_requests
+from shiftdc.data.disjoint import assert_disjoint, shared_requests
+from shiftdc.data.errors import (
+    DataError,
+    DatasetFormatError,
+    DatasetLayoutError,
+    ImageLoadError,
+    UnknownBenchmarkError,
+)
+from shiftdc.data.item import KINDS, EvalItem, open_image
+from shiftdc.data.registry import BENCHMARKS, get_loader, load_benchmark, subsample
+from shiftdc.data.scenarios import (
+    ATTACK_PROMPTS,
+    FIGSTEP,
+    IMAGE_ATTACKS,
+    MM_SAFETYBENCH_SCENARIOS,
+    SD,
+    SD_TYPO,
+    TEXT,
+    TYPO,
+)
+from shiftdc.data.utility import utility_items
+
+__all__ = [
+    "ATTACK_PROMPTS",
+    "BENCHMARKS",
+    "BUILTIN_ATTACKS",
+    "DIRECTION_ATTACKS",
+    "FIGSTEP",
+    "IMAGE_ATTACKS",
+    "KINDS",
+    "MM_SAFETYBENCH_SCENARIOS",
+    "SD",
+    "SD_TYPO",
+    "SPLITS",
+    "TEXT",
+    "TYPO",
+    "BuiltinRequest",
+    "DataError",
+    "DatasetFormatError",
+    "DatasetLayoutError",
+    "EvalItem",
+    "ImageLoadError",
+    "UnknownBenchmarkError",
+    "assert_disjoint",
+    "builtin_items",
+    "builtin_requests",
+    "direction_set",
+    "get_loader",
+    "load_benchmark",
+    "open_image",
+    "render_attack_image",
+    "shared_requests",
+    "subsample",
+    "utility_items",
+]

@@ -1,0 +1,39 @@
+"""Fixtures: one tiny benchmark directory per upstream layout, built in tmp_path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.data import upstream_layouts as layouts
+
+
+@pytest.fixture
+def mmsb_dir(tmp_path: Path) -> Path:
+    """MM-SafetyBench data folder (processed_questions/ + imgs/)."""
+    return layouts.make_mm_safetybench(tmp_path)
+
+
+@pytest.fixture
+def figstep_dir(tmp_path: Path) -> Path:
+    """FigStep data folder (question/safebench.csv + images/SafeBench/)."""
+    return layouts.make_figstep(tmp_path)
+
+
+@pytest.fixture
+def jailbreakv_dir(tmp_path: Path) -> Path:
+    """Folder above JailBreakV_28K/ (CSV + image folders)."""
+    return layouts.make_jailbreakv(tmp_path)
+
+
+@pytest.fixture
+def vlguard_dir(tmp_path: Path) -> Path:
+    """VLGuard folder (test.json + test/)."""
+    return layouts.make_vlguard(tmp_path)
+
+
+@pytest.fixture
+def mme_dir(tmp_path: Path) -> Path:
+    """Folder above MME_Benchmark_release_version/."""
+    return layouts.make_mme(tmp_path)
