@@ -23,6 +23,7 @@ def _load(args: argparse.Namespace):
 
     from shiftdc.models import load_vlm
 
+    hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     return load_vlm(args.model, dtype=args.dtype, device=args.device)
 
@@ -107,9 +108,105 @@ def cmd_demo(args: argparse.Namespace) -> None:
     run_demo(args.out, family=args.family, progress=not args.quiet)
 
 
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from shiftdc.eval.runs import RunConfig, evaluate
+
+    config = RunConfig(
+        model=args.model,
+        benchmark=args.benchmark,
+        defense=args.defense,
+        judge=args.judge,
+        data_dir=str(args.data_dir) if args.data_dir else None,
+        seed=args.seed,
+        max_new_tokens=args.max_new_tokens,
+        caption_tokens=args.caption_tokens,
+        captions=args.captions,
+        direction=str(args.direction) if args.direction else None,
+        limit=args.limit,
+        judge_options=_judge_options(args),
+    )
+    config.validate()
+    summary = evaluate(
+        _load(args),
+        config,
+        args.out,
+        batch_size=args.batch_size,
+        progress=not args.quiet,
+    )
+    print(_headline(summary, args.out))
+
+
+def _judge_options(args: argparse.Namespace) -> dict:
+    opts = {}
+    if getattr(args, "judge_model", None):
+        opts["model"] = args.judge_model
+    if getattr(args, "judge_template", None):
+        opts["template"] = args.judge_template
+    return opts
+
+
+def _headline(summary: dict, where: Path) -> str:
+    from shiftdc.eval._format import pct
+
+    return (
+        f"{summary['defense']} | judge {summary['judge']} | ASR {pct(summary['asr'])} "
+        f"(n={summary['n']}) | over-refusal {pct(summary.get('over_refusal'))} | "
+        f"utility {pct(summary.get('utility'))} -> {where}/report.md"
+    )
+
+
+def cmd_compare(args: argparse.Namespace) -> None:
+    from shiftdc.eval.runs import compare_runs
+
+    table = compare_runs(args.runs, out=args.out, by=args.by)
+    print(table)
+
+
+def cmd_rescore(args: argparse.Namespace) -> None:
+    from shiftdc.eval.runs import rescore
+
+    summary = rescore(args.run, args.judge, _judge_options(args), out_dir=args.out)
+    print(_headline(summary, args.out or args.run / f"rescore-{args.judge}"))
+
+
+def cmd_analyze(args: argparse.Namespace) -> None:
+    from shiftdc.analysis.run import analyze_model
+
+    res = analyze_model(
+        _load(args),
+        args.out,
+        args.benchmark,
+        args.data_dir,
+        seed=args.seed,
+        limit=args.limit,
+        layer=args.layer,
+        direction=args.direction,
+        run=args.run,
+        mode=args.mode,
+        captions=args.captions,
+        caption_tokens=args.caption_tokens,
+        batch_size=args.batch_size,
+        n_folds=args.folds,
+        tsne=not args.no_tsne,
+        cache_dir=args.cache_dir,
+        use_cache=not args.no_cache,
+        progress=not args.quiet,
+    )
+    b, a = res["findings"]["before"], res["findings"]["after"]
+    print(
+        f"layer {b['layer']}: text->vision probe accuracy {b['text_vision_accuracy']:.2f} before, "
+        f"{a['text_vision_accuracy']:.2f} after ShiftDC -> {args.out}/analysis.md"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from shiftdc.core import MODES
+    from shiftdc.data import BENCHMARKS
+    from shiftdc.eval.defenses import DEFENSES
+    from shiftdc.eval.judges import JUDGES
     from shiftdc.models.tiny import BUILDERS
+
+    benchmarks = list(BENCHMARKS)
 
     ap = argparse.ArgumentParser(
         prog="shiftdc",
@@ -148,6 +245,66 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--caption-tokens", type=int, default=128)
     p.add_argument("--overwrite", action="store_true", help="start over instead of resuming")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("evaluate", help="attack success / over-refusal / utility of a defense")
+    _model_args(p)
+    p.add_argument("--benchmark", default="builtin", help=f"one of: {', '.join(benchmarks)}")
+    p.add_argument("--data-dir", type=Path, help="benchmark folder (not needed for builtin)")
+    p.add_argument("--defense", default="none", help=f"one of: {', '.join(DEFENSES)}")
+    p.add_argument("--judge", default="keyword", help=f"one of: {', '.join(JUDGES)}")
+    p.add_argument("--judge-model", help="local path or hub id of the llm judge's chat model")
+    p.add_argument("--judge-template", help="llm judge prompt: llamaguard | yesno")
+    p.add_argument("--direction", type=Path, help="saved direction for the shiftdc defenses")
+    p.add_argument(
+        "--captions",
+        choices=["self", "given"],
+        default="self",
+        help="shiftdc: self-captions (the method) or the benchmark's known captions",
+    )
+    p.add_argument("--out", type=Path, required=True, help="run directory (resumable)")
+    p.add_argument("--limit", type=int, help="a seeded subsample of N items")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-new-tokens", type=int, default=128)
+    p.add_argument("--caption-tokens", type=int, default=128)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("analyze", help="diagnose safety perception distortion, before/after")
+    _model_args(p)
+    p.add_argument("--benchmark", default="builtin", help=f"one of: {', '.join(benchmarks)}")
+    p.add_argument("--data-dir", type=Path, help="benchmark folder (not needed for builtin)")
+    p.add_argument("--out", type=Path, required=True, help="folder for figures and analysis.md")
+    p.add_argument("--layer", type=int, help="layer for maps and confusion (default: best probe)")
+    p.add_argument("--direction", type=Path, help="saved direction (default: fit on built-in set)")
+    p.add_argument("--run", type=Path, help="`shiftdc evaluate` run of this model: attack outcomes")
+    p.add_argument("--limit", type=int, help="at most N safe and N unsafe image requests")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mode", choices=list(MODES), default="paper", help="ShiftDC mode for 'after'")
+    p.add_argument(
+        "--captions",
+        choices=["auto", "self"],
+        default="auto",
+        help="auto: ground-truth captions where known, else self-captions",
+    )
+    p.add_argument("--caption-tokens", type=int, default=128)
+    p.add_argument("--folds", type=int, default=5, help="probe cross-validation folds")
+    p.add_argument("--no-tsne", action="store_true", help="PCA maps only (t-SNE is slower)")
+    p.add_argument("--cache-dir", type=Path, help="activation cache (default: $SHIFTDC_CACHE)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("compare", help="side-by-side table of evaluation runs")
+    p.add_argument("runs", type=Path, nargs="+")
+    p.add_argument("--by", choices=["attack", "scenario"], default="attack")
+    p.add_argument("--out", type=Path, help="write the table here (default: print only)")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("rescore", help="re-judge a run's responses without regenerating")
+    p.add_argument("run", type=Path)
+    p.add_argument("--judge", required=True, help=f"one of: {', '.join(JUDGES)}")
+    p.add_argument("--judge-model")
+    p.add_argument("--judge-template")
+    p.add_argument("--out", type=Path, help="default: RUN/rescore-<judge>")
+    p.set_defaults(func=cmd_rescore)
 
     p = sub.add_parser("make-tiny-model", help="build a tiny random offline checkpoint")
     p.add_argument("--family", required=True, choices=sorted(BUILDERS))

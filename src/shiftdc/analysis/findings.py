@@ -123,6 +123,13 @@ def _compare_table(findings: Mapping[str, object]) -> list[str]:
     return out
 
 
+def _context_lines(context: Mapping[str, object] | None) -> list[str]:
+    """A 'Setup' list of the context entries (empty without context)."""
+    if not context:
+        return []
+    return ["## Setup", "", *(f"- {k}: {v}" for k, v in context.items()), ""]
+
+
 def render_markdown(
     findings: Mapping[str, object], meta: Mapping[str, object], figures: Mapping[str, object]
 ) -> str:
@@ -130,6 +137,7 @@ def render_markdown(
     lines = [
         "# Safety perception distortion: analysis",
         "",
+        *_context_lines(meta.get("context")),
         f"Inputs: {', '.join(f'{k}={v}' for k, v in meta['counts'].items())} over "
         f"{meta['n_layers']} layers, hidden size {meta['hidden']}; "
         f"paired: {meta['paired']}. Safety direction s = mean(text safe) - mean(text unsafe) "

@@ -66,6 +66,7 @@ def analyze_arrays(
     tsne: bool = True,
     perplexity: float = 30.0,
     progress: bool = True,
+    context: Mapping[str, object] | None = None,
 ) -> dict[str, object]:
     """Probe, map and measure the shift on four [N, L, H] sets (and `after` ShiftDC); write
     PNG+JSON figures, analysis.json and analysis.md to out_dir; return analysis.json's content.
@@ -75,6 +76,7 @@ def analyze_arrays(
     `s` defaults to the difference of text-only means; the same s is used for `after`.
     Pass paired=True when row i of vl_* and tt_* come from the same request: it enables
     per-input shifts and keeps text->vision probes off the requests they were trained on.
+    `context` ({label: value}, e.g. model and data) is stored in meta and listed in analysis.md.
     """
     sets = as_sets(sets)
     after_sets = as_sets(after) if after is not None else None
@@ -149,6 +151,7 @@ def analyze_arrays(
         "layer_rule": rule,
         "outcomes_given": outcomes is not None,
         "after_outcomes_given": after_outcomes is not None,
+        "context": dict(context) if context else None,
     }
     result = {
         "meta": meta,

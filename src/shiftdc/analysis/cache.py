@@ -1,0 +1,116 @@
+"""On-disk cache of collected activations: safetensors plus the JSON key they were made under."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from shiftdc.captions import Captioner, default_cache_dir
+
+FORMAT = 1
+TENSORS_FILE = "activations.safetensors"
+KEY_FILE = "key.json"
+
+
+def default_activation_dir() -> Path:
+    """$SHIFTDC_CACHE/activations, else ~/.cache/shiftdc/activations."""
+    return default_cache_dir().parent / "activations"
+
+
+def _digest(obj: object, n: int = 16) -> str:
+    """Short sha256 of an object's canonical JSON."""
+    text = json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:n]
+
+
+def items_digest(items: Sequence[Any]) -> str:
+    """Hash of what decides an item's inputs: id, prompt, given caption and labels."""
+    return _digest([[it.id, it.prompt, it.caption, it.labels()] for it in items])
+
+
+def before_key(
+    vlm: Any, groups: Mapping[str, Sequence[Any]], captions: str, captioner: Captioner
+) -> dict[str, Any]:
+    """Cache key of the four sets: model fingerprint and dtype, item ids and data, captions."""
+    self_captioned = any(
+        captions == "self" or it.caption is None for g in groups.values() for it in g
+    )
+    caption_key: dict[str, Any] = {"mode": captions}
+    if self_captioned:
+        caption_key["self"] = {
+            "prompt": captioner.prompt,
+            "max_new_tokens": captioner.max_new_tokens,
+        }
+    return {
+        "format": FORMAT,
+        "model": vlm.fingerprint,
+        "dtype": str(vlm.dtype).removeprefix("torch."),
+        "ids": {k: [it.id for it in g] for k, g in groups.items()},
+        "data": {k: items_digest(g) for k, g in groups.items()},
+        "captions": caption_key,
+    }
+
+
+def after_key(before: Mapping[str, Any], sdc: Any) -> dict[str, Any]:
+    """Cache key of the calibrated VL sets: the before key plus the ShiftDC settings."""
+    vectors = sdc.direction.vectors.float().contiguous().numpy().tobytes()
+    return {
+        **before,
+        "shiftdc": {
+            "mode": sdc.mode,
+            "alpha": sdc.alpha,
+            "layers": list(sdc.layers),
+            "direction": hashlib.sha256(vectors).hexdigest()[:16],
+        },
+    }
+
+
+class ActivationCache:
+    """Directory of entries `<root>/<hash of key>/` holding activations.safetensors + key.json."""
+
+    def __init__(self, root: str | Path | None = None, enabled: bool = True) -> None:
+        self.root = Path(root) if root is not None else default_activation_dir()
+        self.enabled = enabled
+
+    def path(self, key: Mapping[str, Any]) -> Path:
+        """Directory of the entry for `key`."""
+        return self.root / _digest(key, 24)
+
+    def load(self, key: Mapping[str, Any]) -> tuple[dict[str, torch.Tensor] | None, dict[str, Any]]:
+        """(tensors, meta) stored under `key`, or (None, {}) when absent, stale or damaged."""
+        d = self.path(key)
+        if not (self.enabled and (d / KEY_FILE).is_file() and (d / TENSORS_FILE).is_file()):
+            return None, {}
+        try:
+            stored = json.loads((d / KEY_FILE).read_text(encoding="utf-8"))
+            if stored.get("key") != json.loads(json.dumps(key, default=str)):
+                return None, {}
+            return load_file(str(d / TENSORS_FILE)), dict(stored.get("meta", {}))
+        except (OSError, ValueError, json.JSONDecodeError):
+            return None, {}  # a damaged entry is recomputed
+
+    def save(
+        self, key: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]
+    ) -> Path | None:
+        """Write an entry atomically (tensors first, key last); return its directory."""
+        if not self.enabled:
+            return None
+        d = self.path(key)
+        d.mkdir(parents=True, exist_ok=True)
+        tmp = d / f"{TENSORS_FILE}.tmp"
+        save_file({k: v.float().contiguous() for k, v in tensors.items()}, str(tmp))
+        os.replace(tmp, d / TENSORS_FILE)
+        tmp_key = d / f"{KEY_FILE}.tmp"
+        record = {"key": key, "meta": meta}
+        tmp_key.write_text(
+            json.dumps(record, indent=1, ensure_ascii=False, default=str), encoding="utf-8"
+        )
+        os.replace(tmp_key, d / KEY_FILE)
+        return d

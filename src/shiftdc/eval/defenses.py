@@ -1,0 +1,257 @@
+"""Defenses behind one interface: each turns a batch of samples into responses.
+
+Add a defense: subclass `Defense` (set `name`, implement `respond`) and add it to DEFENSES.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+from shiftdc.captions import Captioner
+from shiftdc.direction import SafetyDirection
+from shiftdc.errors import InputError
+from shiftdc.eval.parsing import parse_yes_no
+from shiftdc.eval.prompts import (
+    ADASHIELD_STATIC_PROMPT,
+    ECSO_CAPTION_PROMPT,
+    ECSO_HARM_CHECK_PROMPT,
+    SAFETY_REMINDER_SYSTEM_PROMPT,
+    adashield_query,
+    ecso_safe_answer_prompt,
+)
+from shiftdc.models.loading import VLM
+from shiftdc.pipeline import ShiftDC, generate_plain, generate_text
+from shiftdc.sample import Sample
+
+
+class Defense(ABC):
+    """Turns samples into response records ({"response": ..., plus defense-specific fields})."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        vlm: VLM,
+        max_new_tokens: int = 128,
+        batch_size: int = 8,
+        caption_tokens: int = 128,
+        captions: str = "self",
+        direction: Path | None = None,
+    ) -> None:
+        self.vlm = vlm
+        self.max_new_tokens = max_new_tokens
+        self.batch_size = batch_size
+        self.caption_tokens = caption_tokens
+        self.captions = captions
+        self.direction_path = direction
+
+    def setup(self, run_dir: Path, evaluated: Sequence[Any], seed: int = 0) -> list[str]:
+        """Prepare before the first batch (e.g. fit a direction); return report notes."""
+        return []
+
+    def settings(self) -> dict[str, Any]:
+        """Settings that define this defense's outputs (checked when a run resumes)."""
+        return {}
+
+    @abstractmethod
+    def respond(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        """One record per sample, in order, each with at least "response"."""
+
+
+class NoDefense(Defense):
+    name = "none"
+    description = "direct generation"
+
+    def respond(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        texts = generate_plain(self.vlm, samples, self.max_new_tokens, batch_size=len(samples))
+        return [{"response": t} for t in texts]
+
+
+class ReminderDefense(Defense):
+    name = "reminder"
+    description = "a safety reminder as the system prompt"
+
+    def respond(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        texts = generate_plain(
+            self.vlm,
+            samples,
+            self.max_new_tokens,
+            system=SAFETY_REMINDER_SYSTEM_PROMPT,
+            batch_size=len(samples),
+        )
+        return [{"response": t} for t in texts]
+
+
+class AdaShieldDefense(Defense):
+    name = "adashield"
+    description = "AdaShield-S: a static defensive prompt prepended to the query"
+
+    def respond(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        shielded = [replace(s, prompt=adashield_query(s.prompt)) for s in samples]
+        texts = generate_plain(self.vlm, shielded, self.max_new_tokens, batch_size=len(samples))
+        return [{"response": t} for t in texts]
+
+    def settings(self) -> dict[str, Any]:
+        return {"prompt": ADASHIELD_STATIC_PROMPT}
+
+
+class ECSODefense(Defense):
+    """Answer; if the model judges its own answer harmful, caption and answer from the caption."""
+
+    name = "ecso"
+    description = "ECSO: self-check, then caption and answer from text in a harmless way"
+
+    def respond(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        vlm, n = self.vlm, self.max_new_tokens
+        first = generate_plain(vlm, samples, n, batch_size=len(samples))
+        checks = [
+            replace(s, prompt=f"Request: {s.prompt}\nAnswer: {a}\n{ECSO_HARM_CHECK_PROMPT}")
+            for s, a in zip(samples, first, strict=True)
+        ]
+        verdicts = generate_plain(vlm, checks, 4, batch_size=len(samples))
+        out = [
+            {"response": a, "ecso_flagged": False, "ecso_check": v}
+            for a, v in zip(first, verdicts, strict=True)
+        ]
+        flagged = [
+            i
+            for i, v in enumerate(verdicts)
+            if parse_yes_no(v) == "yes" and samples[i].image is not None
+        ]
+        if flagged:
+            captioner = Captioner(
+                vlm,
+                max_new_tokens=self.caption_tokens,
+                prompt=ECSO_CAPTION_PROMPT,
+                batch_size=len(flagged),
+                progress=False,
+            )
+            caps = captioner.caption([samples[i] for i in flagged])
+            prompts = [
+                ecso_safe_answer_prompt(samples[i].prompt, c)
+                for i, c in zip(flagged, caps, strict=True)
+            ]
+            safe = generate_text(vlm, prompts, n)
+            for i, c, t in zip(flagged, caps, safe, strict=True):
+                out[i].update(response=t, ecso_flagged=True, caption=c, first_response=first[i])
+        return out
+
+    def settings(self) -> dict[str, Any]:
+        return {"caption_tokens": self.caption_tokens}
+
+
+class ShiftDCDefense(Defense):
+    """ShiftDC with a given direction, or one fitted on the built-in direction set."""
+
+    name = "shiftdc"
+    mode: ClassVar[str] = "paper"
+    description = "ShiftDC (paper mode)"
+
+    def setup(self, run_dir: Path, evaluated: Sequence[Any], seed: int = 0) -> list[str]:
+        notes = []
+        if self.direction_path is not None:
+            direction = SafetyDirection.load(self.direction_path, self.vlm)
+            notes.append(
+                f"Safety direction loaded from {self.direction_path} "
+                f"({direction.meta.get('n_safe')} safe + "
+                f"{direction.meta.get('n_unsafe')} unsafe requests)."
+            )
+        else:
+            direction, note = fit_builtin_direction(
+                self.vlm, evaluated, run_dir, seed, self.batch_size
+            )
+            notes.append(note)
+        self.sdc = ShiftDC(
+            self.vlm,
+            direction,
+            mode=self.mode,
+            batch_size=self.batch_size,
+            progress=False,
+            captioner=Captioner(
+                self.vlm,
+                max_new_tokens=self.caption_tokens,
+                batch_size=self.batch_size,
+                progress=False,
+            ),
+        )
+        notes.append(
+            f"ShiftDC {self.mode} mode, layers {self.sdc.layers[0]}..{self.sdc.layers[-1]}"
+            f", alpha {self.sdc.alpha}, captions: {self.captions}"
+            + (f" ({self.caption_tokens} tokens)" if self.captions == "self" else "")
+        )
+        return notes
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "captions": self.captions,
+            "caption_tokens": self.caption_tokens,
+            "direction": str(self.direction_path) if self.direction_path else "builtin",
+        }
+
+    def respond(self, samples: list[Sample]) -> list[dict[str, Any]]:
+        if self.captions == "self":
+            samples = [replace(s, caption=None) for s in samples]
+        results = self.sdc.generate(samples, self.max_new_tokens)
+        return [{k: v for k, v in r.to_record().items() if k != "id"} for r in results]
+
+
+class SequentialShiftDCDefense(ShiftDCDefense):
+    name = "shiftdc-sequential"
+    mode = "sequential"
+    description = "ShiftDC (sequential mode)"
+
+
+def fit_builtin_direction(
+    vlm: VLM, evaluated: Sequence[Any], run_dir: Path, seed: int, batch_size: int
+) -> tuple[SafetyDirection, str]:
+    """Fit on the built-in direction set after checking it shares no request with `evaluated`."""
+    from shiftdc.data import direction_set, shared_requests
+
+    safe, unsafe = direction_set(seed=seed)
+    overlap = shared_requests(list(safe) + list(unsafe), list(evaluated))
+    if overlap:
+        raise InputError(
+            f"the built-in direction set shares {len(overlap)} requests with the evaluated "
+            f"items (e.g. {sorted(overlap)[0]!r}); pass --direction with a disjoint direction"
+        )
+    direction = SafetyDirection.fit(
+        vlm,
+        [i.to_sample() for i in safe],
+        [i.to_sample() for i in unsafe],
+        batch_size=batch_size,
+        progress=False,
+    )
+    path = direction.save(run_dir / "direction")
+    note = (
+        f"Safety direction fitted on the built-in direction set ({len(safe)} safe + "
+        f"{len(unsafe)} unsafe text-only requests with ground-truth captions), checked "
+        f"disjoint from all {len(evaluated)} evaluated items (no shared request text); "
+        f"saved to {path.name}/."
+    )
+    return direction, note
+
+
+DEFENSES: dict[str, type[Defense]] = {
+    d.name: d
+    for d in (
+        NoDefense,
+        ShiftDCDefense,
+        SequentialShiftDCDefense,
+        ECSODefense,
+        AdaShieldDefense,
+        ReminderDefense,
+    )
+}
+
+
+def get_defense(name: str, vlm: VLM, **options: Any) -> Defense:
+    """Build the defense registered as `name`."""
+    if name not in DEFENSES:
+        raise InputError(f"unknown defense {name!r}; valid defenses: {', '.join(DEFENSES)}")
+    return DEFENSES[name](vlm, **options)
