@@ -1,3 +1,27 @@
 """shiftdc: training-free safety calibration of vision-language models (ShiftDC)."""
 
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "load_vlm": "shiftdc.models.loading",
+    "VLM": "shiftdc.models.loading",
+    "SafetyDirection": "shiftdc.direction",
+    "Captioner": "shiftdc.captions",
+    "ShiftDC": "shiftdc.pipeline",
+    "generate_plain": "shiftdc.pipeline",
+    "Sample": "shiftdc.sample",
+    "make_tiny_model": "shiftdc.models.tiny",
+}
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import public names on first use, so `import shiftdc.data` stays light."""
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'shiftdc' has no attribute {name!r}")
