@@ -15,29 +15,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from shiftdc.data.mme import COGNITION, PERCEPTION
 from shiftdc.errors import InputError
 from shiftdc.eval.parsing import parse_yes_no
 
 KINDS = ("harmful", "benign", "utility")
 UNSPECIFIED = "unspecified"
-MME_PERCEPTION = (
-    "existence",
-    "count",
-    "position",
-    "color",
-    "posters",
-    "celebrity",
-    "scene",
-    "landmark",
-    "artwork",
-    "ocr",
-)
-MME_COGNITION = (
-    "commonsense_reasoning",
-    "numerical_calculation",
-    "text_translation",
-    "code_reasoning",
-)
+MME_PERCEPTION = tuple(name.lower() for name in PERCEPTION)
+MME_COGNITION = tuple(name.lower() for name in COGNITION)
 
 
 def rate(flags: ArrayLike) -> float | None:

@@ -49,15 +49,7 @@ def _llava(out: Path) -> None:
     tok = word_tokenizer(["<image>"])
     cfg = LlavaConfig(
         text_config=dict(model_type="llama", **TEXT, **_special_ids(tok)),
-        vision_config=dict(
-            model_type="clip_vision_model",
-            hidden_size=16,
-            intermediate_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            image_size=8,
-            patch_size=2,
-        ),
+        vision_config=_vision("clip_vision_model", image_size=8, patch_size=2),
         image_token_index=tok.convert_tokens_to_ids("<image>"),
         vision_feature_select_strategy="default",
         vision_feature_layer=-1,
@@ -78,9 +70,10 @@ def _llava(out: Path) -> None:
     processor.save_pretrained(out)
 
 
-def _clip_vision(image_size: int, patch_size: int) -> dict:
+def _vision(model_type: str, image_size: int, patch_size: int) -> dict:
+    """A two-layer vision tower config (CLIP or SigLIP) of the given geometry."""
     return dict(
-        model_type="clip_vision_model",
+        model_type=model_type,
         hidden_size=16,
         intermediate_size=32,
         num_hidden_layers=2,
@@ -103,7 +96,7 @@ def _llava_next(out: Path) -> None:
     pinpoints = [[4, 8], [8, 4]]
     cfg = LlavaNextConfig(
         text_config=dict(model_type="llama", **TEXT, **_special_ids(tok)),
-        vision_config=_clip_vision(image_size=4, patch_size=2),
+        vision_config=_vision("clip_vision_model", image_size=4, patch_size=2),
         image_token_index=tok.convert_tokens_to_ids("<image>"),
         image_grid_pinpoints=pinpoints,
         vision_feature_select_strategy="default",
@@ -245,18 +238,6 @@ def _idefics3(out: Path) -> None:
     processor.save_pretrained(out)
 
 
-def _siglip_vision(image_size: int, patch_size: int) -> dict:
-    return dict(
-        model_type="siglip_vision_model",
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        image_size=image_size,
-        patch_size=patch_size,
-    )
-
-
 def _gemma3(out: Path) -> None:
     from transformers import (
         Gemma3Config,
@@ -280,7 +261,7 @@ def _gemma3(out: Path) -> None:
     # 8x8 images of 2x2 patches (4x4 grid), average-pooled to 2x2: 4 image tokens
     cfg = Gemma3Config(
         text_config=dict(model_type="gemma3_text", **text, **_special_ids(tok)),
-        vision_config=_siglip_vision(image_size=8, patch_size=2),
+        vision_config=_vision("siglip_vision_model", image_size=8, patch_size=2),
         mm_tokens_per_image=4,
         boi_token_index=ids[boi],
         eoi_token_index=ids[eoi],
@@ -317,7 +298,9 @@ def _paligemma(out: Path) -> None:
     text = dict(TEXT, head_dim=8, **_special_ids(tok))
     cfg = PaliGemmaConfig(
         text_config=dict(model_type="gemma", **text),
-        vision_config=dict(_siglip_vision(image_size=4, patch_size=2), vision_use_head=False),
+        vision_config=dict(
+            _vision("siglip_vision_model", image_size=4, patch_size=2), vision_use_head=False
+        ),
         image_token_index=tok.convert_tokens_to_ids("<image>"),
         vocab_size=len(tok),
         projection_dim=TEXT["hidden_size"],
