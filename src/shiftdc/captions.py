@@ -108,10 +108,24 @@ class Captioner:
             self.generated += len(chunk)
         return [c or "" for c in out]
 
+    def cached(self, samples: Sequence[Sample]) -> list[str | None]:
+        """Captions already on disk (None where the model has to make one); reads only."""
+        return [self._read(self.key(s)) for s in samples]
+
+    def store(self, samples: Sequence[Sample], captions: Sequence[str]) -> None:
+        """Record captions made elsewhere from this captioner's prompts (the shared-prefix path)."""
+        for s, c in zip(samples, captions, strict=True):
+            self._write(self.key(s), s, c)
+        self.generated += len(samples)
+
+    def encode(self, samples: Sequence[Sample]) -> dict[str, torch.Tensor]:
+        """Model inputs of the caption prompts, on the captioner's device."""
+        prompts = [self.prompt.format(query=s.prompt) for s in samples]
+        return to_device(self.vlm.adapter.encode_vl(prompts, [s.image for s in samples]), self.vlm)
+
     @torch.no_grad()
     def _generate(self, samples: list[Sample]) -> list[str]:
         vlm = self.vlm
-        prompts = [self.prompt.format(query=s.prompt) for s in samples]
-        inputs = to_device(vlm.adapter.encode_vl(prompts, [s.image for s in samples]), vlm)
+        inputs = self.encode(samples)
         ids = vlm.model.generate(**inputs, **generation_kwargs(vlm, self.max_new_tokens))
         return decode_new(vlm, ids, inputs["input_ids"].shape[1])

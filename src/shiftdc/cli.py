@@ -77,8 +77,14 @@ def cmd_generate(args: argparse.Namespace) -> None:
     from shiftdc.jobs import generate_job
 
     samples, layers = read_samples(args.input), _layers(args.layers)
+    vlm = _load(args)
+    captioner = None
+    if args.captioner:
+        from shiftdc.models import load_vlm
+
+        captioner = load_vlm(args.captioner, dtype=args.dtype, device=args.device)
     n = generate_job(
-        _load(args),
+        vlm,
         samples,
         args.out,
         direction=args.direction,
@@ -87,6 +93,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
         layers=layers,
         max_new_tokens=args.max_new_tokens,
         caption_tokens=args.caption_tokens,
+        captioner=captioner,
         batch_size=args.batch_size,
         overwrite=args.overwrite,
         progress=not args.quiet,
@@ -102,7 +109,19 @@ def cmd_make_tiny(args: argparse.Namespace) -> None:
     print(f"tiny random {args.family} checkpoint -> {out} (random weights: mechanics only)")
 
 
+def cmd_make_testbed(args: argparse.Namespace) -> None:
+    from shiftdc.testbed.build import build_testbed
+
+    out = build_testbed(args.out, force=args.force)
+    print(f"testbed LLaVA checkpoint (SmolLM2-135M + committed small weights) -> {out}")
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
+    if args.family is None:
+        from shiftdc.testbed.demo import run_testbed_demo
+
+        run_testbed_demo(args.out, model_dir=args.model, n=args.n, progress=not args.quiet)
+        return
     from shiftdc.demo import run_demo
 
     run_demo(args.out, family=args.family, progress=not args.quiet)
@@ -243,6 +262,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--max-new-tokens", type=int, default=128)
     p.add_argument("--caption-tokens", type=int, default=128)
+    p.add_argument(
+        "--captioner",
+        metavar="MODEL",
+        help="a separate (smaller, faster) VLM for the self-captions, which dominate "
+        "ShiftDC's cost; default: the model itself. Caveat: the paper's attack success "
+        "rates assume self-captions; another model's captions change the text-only "
+        "counterpart, so measure ASR with `shiftdc evaluate` before relying on it",
+    )
     p.add_argument("--overwrite", action="store_true", help="start over instead of resuming")
     p.set_defaults(func=cmd_generate)
 
@@ -312,9 +339,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_make_tiny)
 
-    p = sub.add_parser("demo", help="end-to-end demo on a tiny offline model")
+    p = sub.add_parser("make-testbed", help="build the miniature safety-aligned LLaVA testbed")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--force", action="store_true", help="rebuild even if already built")
+    p.set_defaults(func=cmd_make_testbed)
+
+    p = sub.add_parser("demo", help="refusal gap and ShiftDC on the testbed (or a tiny model)")
     p.add_argument("--out", type=Path, default=Path("demo-out"))
-    p.add_argument("--family", default="llava", choices=sorted(BUILDERS))
+    p.add_argument(
+        "--family",
+        default=None,
+        choices=sorted(BUILDERS),
+        help="run the mechanics-only demo on a tiny random model of this family instead",
+    )
+    p.add_argument("--model", type=Path, help="testbed folder (default: built on first use)")
+    p.add_argument("-n", type=int, default=8, help="held-out harmful requests to show")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
     return ap

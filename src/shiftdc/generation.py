@@ -47,13 +47,31 @@ def text_activations(
 ) -> torch.Tensor:
     """Raw decoder-layer outputs at the last prompt token of text-only prompts: [N, L', H]."""
     idx = list(range(vlm.num_layers)) if layers is None else list(layers)
-    chunks = []
-    for chunk in tqdm(list(batches(prompts, batch_size)), desc=desc, disable=not progress):
-        inputs = to_device(vlm.adapter.encode_text(chunk, system), vlm)
+    order = by_length(vlm, prompts, system) if len(prompts) > batch_size else range(len(prompts))
+    rows: list[torch.Tensor] = [torch.empty(0)] * len(prompts)
+    chunks = list(batches(list(order), batch_size))
+    for chunk in tqdm(chunks, desc=desc, disable=not progress):
+        inputs = to_device(vlm.adapter.encode_text([prompts[i] for i in chunk], system), vlm)
         with read_last(vlm.layers, idx) as store:
-            vlm.model(**inputs, **_pos_kwargs(vlm, inputs), use_cache=False)
-        chunks.append(torch.stack([store[i] for i in idx], dim=1).cpu())
-    return torch.cat(chunks, 0)
+            vlm.model(
+                **inputs, **_pos_kwargs(vlm, inputs), use_cache=False, **no_logits_kwargs(vlm)
+            )
+        acts = torch.stack([store[i] for i in idx], dim=1).cpu()
+        for j, row in zip(chunk, acts, strict=True):
+            rows[j] = row
+    return torch.stack(rows, 0)
+
+
+def by_length(vlm: VLM, prompts: Sequence[str], system: str | None = None) -> list[int]:
+    """Prompt indices sorted by token count, so batches carry little padding."""
+    lengths = vlm.adapter.encode_text(list(prompts), system)["attention_mask"].sum(-1).tolist()
+    return sorted(range(len(prompts)), key=lambda i: lengths[i])
+
+
+def no_logits_kwargs(vlm: VLM) -> dict[str, Any]:
+    """Forward kwargs that skip the vocabulary projection of all but the last position."""
+    params = inspect.signature(vlm.model.forward).parameters
+    return {"logits_to_keep": 1} if "logits_to_keep" in params else {}
 
 
 def _pos_kwargs(vlm: VLM, inputs: dict[str, Any]) -> dict[str, Any]:

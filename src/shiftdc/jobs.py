@@ -129,8 +129,12 @@ def generate_job(
     batch_size: int = 8,
     overwrite: bool = False,
     progress: bool = True,
+    captioner: VLM | None = None,
 ) -> int:
-    """Generate responses (plain, or ShiftDC with a direction) into a JSONL (resumable)."""
+    """Generate responses (plain, or ShiftDC with a direction) into a JSONL (resumable).
+
+    `captioner`, if given, is a separate VLM that makes the self-captions (default: `vlm`).
+    """
     todo = pending(samples, out, overwrite)
     sdc = None
     if direction is not None:
@@ -144,11 +148,16 @@ def generate_job(
             batch_size=batch_size,
             progress=False,
             captioner=Captioner(
-                vlm, max_new_tokens=caption_tokens, batch_size=batch_size, progress=False
+                captioner or vlm,
+                max_new_tokens=caption_tokens,
+                batch_size=batch_size,
+                progress=False,
             ),
         )
-    elif layers or mode != "paper" or alpha != 1.0:
-        raise InputError("--mode/--alpha/--layers need --direction (ShiftDC is off without one)")
+    elif layers or mode != "paper" or alpha != 1.0 or captioner is not None:
+        raise InputError(
+            "--mode/--alpha/--layers/--captioner need --direction (ShiftDC is off without one)"
+        )
     writer = RecordWriter(out, overwrite)
     try:
         for chunk in tqdm(list(batches(todo, batch_size)), desc="generate", disable=not progress):

@@ -1,10 +1,12 @@
 """ShiftDC: calibrate the modality-induced activation shift per input, then generate.
 
 Per batch of image+text requests: caption each image (query-aware, cached), run the
-text-only counterparts once, run the vision+text prompt minus its last token once into
-a KV cache, run only the last prompt token on that cache to measure (paper mode) or
-calibrate on the fly (sequential mode), then `generate` from the same cache with the
-per-sample corrections subtracted at the last prompt token and every generated token.
+text-only counterparts once, run the vision+text prompt once into a KV cache while
+measuring (paper mode) or calibrating on the fly (sequential mode) at its last token,
+crop that token from the cache, then `generate` from the same cache with the per-sample
+corrections subtracted at the last prompt token and every generated token.
+Where the template puts the image first, a request's caption and answer also share the
+image prefix's KV cache (`share_prefix`, see `shiftdc.fastpath`): the image is encoded once.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from shiftdc.captions import Captioner
 from shiftdc.core import MODES, correction, paper_corrections, scalar_projection
 from shiftdc.direction import SafetyDirection, default_layers, text_only_prompts, validate_layers
 from shiftdc.errors import InputError
+from shiftdc.fastpath import SharedPrefix, continue_kwargs, prefix_sharing_ok
 from shiftdc.generation import (
     batches,
     cache_kwarg,
     decode_new,
     generation_kwargs,
+    no_logits_kwargs,
     output_cache,
     text_activations,
     to_device,
@@ -98,6 +102,7 @@ class ShiftDC:
         captioner: Captioner | None = None,
         batch_size: int = 8,
         progress: bool = True,
+        share_prefix: bool = True,
     ) -> None:
         if mode not in MODES:
             raise InputError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
@@ -113,6 +118,8 @@ class ShiftDC:
         self.captioner = captioner or Captioner(vlm, progress=progress)
         self.batch_size = batch_size
         self.progress = progress
+        #: caption and answer share the image prefix's KV cache where the family allows it
+        self.share_prefix = share_prefix
 
     # --- captions -----------------------------------------------------------------
     def captions_for(
@@ -133,6 +140,27 @@ class ShiftDC:
             for i, c in zip(todo, made, strict=True):
                 out[i] = c
         return out
+
+    def sharing(self) -> bool:
+        """Whether self-captions come from the answer's image-prefix cache (same VLM)."""
+        return self.share_prefix and self.captioner.vlm is self.vlm and prefix_sharing_ok(self.vlm)
+
+    def _to_share(
+        self, samples: Sequence[Sample], captions: Sequence[str | None] | None
+    ) -> list[int]:
+        """Samples to caption on the shared-prefix path: no caption given, known or cached."""
+        given = list(captions) if captions is not None else [None] * len(samples)
+        if len(given) != len(samples):
+            raise InputError(f"{len(given)} captions for {len(samples)} samples")
+        if not self.sharing():
+            return []
+        todo = [
+            i
+            for i, (g, s) in enumerate(zip(given, samples, strict=True))
+            if g is None and s.caption is None and s.image is not None
+        ]
+        cached = self.captioner.cached([samples[i] for i in todo])
+        return [i for i, c in zip(todo, cached, strict=True) if c is None]
 
     # --- calibration ----------------------------------------------------------------
     def _vl_inputs(self, samples: Sequence[Sample]) -> dict[str, Any]:
@@ -180,22 +208,41 @@ class ShiftDC:
     ) -> tuple[Calibration, dict[str, Any]]:
         """Measure and compute corrections for a batch; return them and `generate` kwargs.
 
-        The kwargs continue from a KV cache of the prompt minus its last token, so only
-        that token runs twice. Families whose cache is not prefix-stable (prefix-LM
-        attention) fall back to a full unsteered pass and a fresh generate.
+        The prompt runs once into a KV cache, measured (paper) or calibrated on the fly
+        (sequential) at its last token; the cache is cropped by that token, so `generate`
+        re-runs only it, with the corrections. Families whose cache is not prefix-stable
+        (prefix-LM attention) fall back to a full unsteered pass and a fresh generate.
         """
+        return self._calibrate(samples, captions, self._vl_inputs(samples))
+
+    def _calibrate(
+        self,
+        samples: Sequence[Sample],
+        captions: Sequence[str | None],
+        inputs: dict[str, Any],
+        cache: Any = None,
+        start: int = 0,
+    ) -> tuple[Calibration, dict[str, Any]]:
+        """`calibrate` on encoded inputs; a given `cache` already holds their first `start`."""
         vlm, ad = self.vlm, self.vlm.adapter
         tt_prompts = text_only_prompts(samples, captions)
         x_tt = text_activations(vlm, tt_prompts, batch_size=len(tt_prompts))
-        inputs = self._vl_inputs(samples)
         if not ad.prefix_cache_ok:
             x_vl, corr = self._measure(lambda: vlm.model(**inputs, **_pos(ad, inputs)), x_tt)
             return Calibration(self.layers, x_vl, x_tt, corr), inputs
-        prefix, last, gen = split_for_prefix_cache(ad, inputs)
         kw = cache_kwarg(vlm)
-        cache = output_cache(vlm.model(**prefix, use_cache=True))
-        x_vl, corr = self._measure(lambda: vlm.model(**last, **{kw: cache}, use_cache=True), x_tt)
+        if cache is None:
+            run = {**inputs, **_pos(ad, inputs), kw: ad.prefix_cache()}
+        else:
+            run = {**continue_kwargs(ad, inputs, start, inputs["input_ids"].shape[1]), kw: cache}
+        out: list[Any] = []
+        x_vl, corr = self._measure(
+            lambda: out.append(vlm.model(**run, use_cache=True, **no_logits_kwargs(vlm))), x_tt
+        )
+        cache = output_cache(out[0])
         cache.crop(-1)
+        gen = {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]}
+        gen.update(ad.cached_generate_kwargs(inputs))
         gen[kw] = cache
         return Calibration(self.layers, x_vl, x_tt, corr), gen
 
@@ -207,18 +254,25 @@ class ShiftDC:
         captions: Sequence[str | None] | None = None,
     ) -> list[ShiftResult]:
         """Calibrated responses, batched; samples without an image are generated plainly."""
-        caps = self.captions_for(samples, captions)
+        shared = self._to_share(samples, captions)
+        given = list(captions) if captions is not None else [None] * len(samples)
+        rest = [i for i in range(len(samples)) if i not in set(shared)]
+        caps: list[str | None] = [None] * len(samples)
+        made = self.captions_for([samples[i] for i in rest], [given[i] for i in rest])
+        for i, c in zip(rest, made, strict=True):
+            caps[i] = c
         results: list[ShiftResult | None] = [None] * len(samples)
-        with_img = [i for i, s in enumerate(samples) if s.image is not None]
+        with_img = [i for i in rest if samples[i].image is not None]
         text_only = [i for i, s in enumerate(samples) if s.image is None]
-        chunks = list(batches(with_img, self.batch_size))
-        for chunk in tqdm(chunks, desc=f"shiftdc ({self.mode})", disable=not self.progress):
+        chunks = [(c, False) for c in batches(with_img, self.batch_size)]
+        chunks += [(c, True) for c in batches(shared, self.batch_size)]
+        for chunk, share in tqdm(chunks, desc=f"shiftdc ({self.mode})", disable=not self.progress):
             batch = [samples[i] for i in chunk]
-            for i, r in zip(
-                chunk,
-                self._generate_batch(batch, [caps[i] for i in chunk], max_new_tokens),
-                strict=True,
-            ):
+            if share:
+                out = self._generate_shared(batch, max_new_tokens)
+            else:
+                out = self._generate_batch(batch, [caps[i] for i in chunk], max_new_tokens)
+            for i, r in zip(chunk, out, strict=True):
                 results[i] = r
         for chunk in batches(text_only, self.batch_size):
             texts = generate_text(self.vlm, [samples[i].prompt for i in chunk], max_new_tokens)
@@ -229,10 +283,30 @@ class ShiftDC:
         return [r for r in results if r is not None]
 
     @torch.no_grad()
+    def _generate_shared(self, batch: list[Sample], max_new_tokens: int) -> list[ShiftResult]:
+        """Caption and answer a batch from one image-prefix KV cache per request."""
+        answer = self._vl_inputs(batch)
+        shared = SharedPrefix.build(self.vlm, self.captioner.encode(batch), answer)
+        if shared is None:  # no safe split for this batch: caption, then answer, as usual
+            return self._generate_batch(batch, self.captioner.caption(batch), max_new_tokens)
+        cache = shared.run_prefix(self.vlm)
+        caps = shared.generate_first(self.vlm, cache, self.captioner.max_new_tokens)
+        self.captioner.store(batch, caps)
+        prepared = (shared.second, cache, shared.length)
+        return self._generate_batch(batch, list(caps), max_new_tokens, prepared)
+
+    @torch.no_grad()
     def _generate_batch(
-        self, batch: list[Sample], caps: list[str | None], max_new_tokens: int
+        self,
+        batch: list[Sample],
+        caps: list[str | None],
+        max_new_tokens: int,
+        prepared: tuple[dict[str, Any], Any, int] | None = None,
     ) -> list[ShiftResult]:
-        cal, gen = self.calibrate(batch, caps)
+        if prepared is None:
+            cal, gen = self.calibrate(batch, caps)
+        else:
+            cal, gen = self._calibrate(batch, caps, *prepared)
         prompt_len = gen["input_ids"].shape[1]
         with subtract_last(self.vlm.layers, cal.as_dict()):
             ids = self.vlm.model.generate(**gen, **generation_kwargs(self.vlm, max_new_tokens))
@@ -296,15 +370,6 @@ class ShiftDC:
 def _pos(adapter: Any, inputs: dict[str, Any]) -> dict[str, Any]:
     pos = adapter.position_ids(inputs)
     return {} if pos is None else {"position_ids": pos}
-
-
-def split_for_prefix_cache(
-    adapter: Any, inputs: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Split VL inputs into (prefix pass, last-token pass, generate-from-cache) kwargs."""
-    gen = {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]}
-    gen.update(adapter.cached_generate_kwargs(inputs))
-    return adapter.prefix_forward_kwargs(inputs), adapter.last_forward_kwargs(inputs), gen
 
 
 @torch.no_grad()

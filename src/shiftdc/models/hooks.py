@@ -61,6 +61,7 @@ def subtract_last(layers: nn.ModuleList, corrections: dict[int, torch.Tensor]) -
 
     def make(i: int):
         corr = corrections[i]
+        cast: dict[tuple, torch.Tensor] = {}  # the correction per (device, dtype), made once
 
         def hook(_mod, _inp, output):
             h = _hidden(output)
@@ -69,8 +70,13 @@ def subtract_last(layers: nn.ModuleList, corrections: dict[int, torch.Tensor]) -
                     f"batch of {h.shape[0]} sequences but corrections for {corr.shape[0]}; "
                     "beam search and num_return_sequences > 1 are not supported with corrections"
                 )
+            key = (h.device, h.dtype)
+            if key not in cast:
+                cast[key] = corr.to(device=h.device, dtype=h.dtype)[:, None, :]
+            if h.shape[1] == 1:  # a decoding step: one fused op
+                return _with_hidden(output, h - cast[key])
             h = h.clone()
-            h[:, -1, :] -= corr.to(device=h.device, dtype=h.dtype)
+            h[:, -1:, :] -= cast[key]
             return _with_hidden(output, h)
 
         return hook
