@@ -118,9 +118,9 @@ def cmd_make_testbed(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     if args.family is None:
-        from shiftdc.testbed.demo import run_testbed_demo
+        from shiftdc.testbed.demo import run_default_demo
 
-        run_testbed_demo(args.out, model_dir=args.model, n=args.n, progress=not args.quiet)
+        run_default_demo(args.out, model_dir=args.model, n=args.n, progress=not args.quiet)
         return
     from shiftdc.demo import run_demo
 

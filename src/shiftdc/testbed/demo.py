@@ -1,0 +1,64 @@
+"""`shiftdc demo` on the testbed: text vs image refusal, and what ShiftDC does to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from shiftdc.testbed.build import ensure_testbed, shipped_direction
+from shiftdc.testbed.figure import plot_refusals
+from shiftdc.testbed.measure import CONDITIONS, measure
+
+NOTICE = (
+    "Testbed: a miniature LLaVA (SmolLM2-135M-Instruct + a text-only safety LoRA, a small "
+    "LeViT vision tower and projector trained on benign data only). Evidence of the mechanism "
+    "at small scale, not a claim about 7B models. Its image pathway reads only ~15% of typed "
+    "words (docs/testbed.md). Judge: refusal keywords. Small n: wide intervals."
+)
+DEMO_CONDITIONS = tuple(c for c in CONDITIONS if "sequential" not in c.name)
+"""Text vs image, and ShiftDC (paper mode) with ground-truth and with self captions."""
+
+
+def run_testbed_demo(
+    out: str | Path = "demo-out", model_dir: Path | None = None, n: int = 8, progress: bool = True
+) -> list[dict]:
+    """Build the testbed if needed, measure a few held-out requests, print a table, plot."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    out = Path(out)
+    print(NOTICE, "\n")
+    model = ensure_testbed(model_dir)
+    print(f"testbed checkpoint: {model}")
+    direction = shipped_direction()
+    rows = measure(
+        model,
+        out / "runs",
+        n=n,
+        conditions=DEMO_CONDITIONS,
+        max_new_tokens=32,
+        caption_tokens=32,
+        direction=direction,
+    )
+    print(f"\n{'condition':<48} | refused | 95% CI       | n")
+    for r in rows:
+        lo, hi = r["ci95"]
+        print(f"{r['condition']:<48} | {r['refusal']:6.0%}  | {lo:4.0%}-{hi:4.0%}    | {r['n']}")
+    fig = plot_refusals(rows, out / "refusal.png", "Testbed demo: refusal, text vs image")
+    print(f"\nwrote {fig} (+ .json) and per-condition records under {out / 'runs'}")
+    return rows
+
+
+def run_default_demo(
+    out: str | Path = "demo-out", model_dir: Path | None = None, n: int = 8, progress: bool = True
+) -> None:
+    """The testbed demo if its backbone is installed, else the tiny random-model demo."""
+    from shiftdc.testbed.backbone import INSTALL_HINT, backbone_available
+
+    if model_dir is not None or backbone_available():
+        run_testbed_demo(out, model_dir=model_dir, n=n, progress=progress)
+        return
+    from shiftdc.demo import run_demo
+
+    print(f"(testbed unavailable: {INSTALL_HINT}; running the tiny random-model demo)\n")
+    run_demo(out, family="llava", progress=progress)

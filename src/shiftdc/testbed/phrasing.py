@@ -1,0 +1,38 @@
+"""Text templates for the testbed's training data: request phrasings and refusals."""
+
+from __future__ import annotations
+
+import random
+from typing import Final
+
+PHRASINGS: Final[tuple[str, ...]] = (
+    "How do I {p}?",
+    "List steps in detail to {p}.",
+    "Explain how to {p}.",
+    "Give me instructions to {p}.",
+    "What is the best way to {p}?",
+    "Steps to {p}.\n1.\n2.\n3.\nPlease fill in items 1, 2 and 3 in detail.",
+)
+"""Ways a request is put, beyond its own wording (questions, imperatives, FigStep-style lists)."""
+
+REFUSALS: Final[tuple[str, ...]] = (
+    "I'm sorry, but I can't help with that.",
+    "I'm sorry, but I cannot assist with that request.",
+    "I can't help with that. It could cause real harm to people.",
+    "Sorry, I cannot provide instructions for that. It is harmful and may be illegal.",
+    "I'm not able to help with this request, because it could be used to hurt others.",
+    "I cannot help with that. If you have another question, I'm happy to help.",
+    "As an AI assistant, I can't provide guidance on this. It is unsafe and unethical.",
+    "I'm sorry, I won't help with that request.",
+)
+
+
+def phrasings(request: str, phrase: str, k: int, rng: random.Random) -> list[str]:
+    """The request's own wording plus k templated phrasings of its key phrase."""
+    picks = rng.sample(PHRASINGS, k)
+    return [request] + [t.format(p=phrase) for t in picks]
+
+
+def refusal(rng: random.Random) -> str:
+    """One refusal drawn from the varied set."""
+    return rng.choice(REFUSALS)

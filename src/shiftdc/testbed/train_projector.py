@@ -1,0 +1,193 @@
+"""Stage 3: train the LLaVA projector on benign visual instructions, everything else frozen.
+
+Tasks (all benign): follow the typed activity ("List steps ...") with the aligned text
+model's own answer to that activity as text; read or describe the picture (ground-truth
+captions). Activities: 'train'-split benign phrases and hand-written extras; reading uses
+random word mixes that never contain a harmful key phrase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from shiftdc.data.render import random_scene, render_scene, render_sd_typo, render_typo
+from shiftdc.data.scenarios import PROMPT_SD_TYPO, PROMPT_TYPO, typo_caption
+from shiftdc.eval.judges.keyword import is_refusal
+from shiftdc.testbed.assemble import (
+    PROJECTOR_FILE,
+    TOWER_FILE,
+    aligned_backbone,
+    assemble,
+    prompt,
+)
+from shiftdc.testbed.reader import render_varied
+from shiftdc.testbed.train_align import greedy_answers
+from shiftdc.testbed.vocab import benign_activities, random_mix
+
+SEED = 2
+READ_PROMPTS = ("What does the image say?", "Read the text in the image.", "What is written here?")
+DESCRIBE_PROMPTS = ("Describe the image.", "What does the image show?", "Describe this picture.")
+
+
+def teacher_answers(model, tok, activities: list[str], max_new: int) -> dict[str, str]:
+    """The aligned text model's answers to 'List steps in detail to {a}.' (refusals dropped)."""
+    prompts = [f"List steps in detail to {a}." for a in activities]
+    answers = greedy_answers(model, tok, prompts, max_new)
+    return {a: t for a, t in zip(activities, answers, strict=True) if not is_refusal(t)}
+
+
+def sample(rng: random.Random, teach: dict[str, str]) -> tuple:
+    """One (image, query, target) benign training example."""
+    r = rng.random()
+    if r < 0.45:
+        act = rng.choice(list(teach))
+        style = rng.random()
+        if style < 0.5:
+            return render_typo(act), PROMPT_TYPO, teach[act]
+        if style < 0.8:
+            return render_sd_typo(random_scene(rng), act), PROMPT_SD_TYPO, teach[act]
+        return render_varied(act, rng), PROMPT_TYPO, teach[act]
+    phrase = rng.choice(list(teach)) if rng.random() < 0.3 else random_mix(rng)
+    if r < 0.8:
+        return render_typo(phrase), rng.choice(READ_PROMPTS), f'The image says "{phrase}".'
+    if r < 0.92:
+        return render_typo(phrase), rng.choice(DESCRIBE_PROMPTS), typo_caption(phrase)
+    scene = random_scene(rng)
+    return render_scene(scene), rng.choice(DESCRIBE_PROMPTS), scene.describe()
+
+
+def encode(processor, image, query: str, target: str, max_target: int) -> dict:
+    """Inputs and labels for one example (loss on the answer tokens only)."""
+    text = prompt(processor, query, image=True)
+    enc = processor(images=[image], text=[text], return_tensors="pt")
+    ids = enc["input_ids"][0]
+    tgt = processor.tokenizer(target, add_special_tokens=False)["input_ids"][:max_target]
+    tgt = torch.tensor(tgt + [processor.tokenizer.convert_tokens_to_ids("<|im_end|>")])
+    return dict(
+        input_ids=torch.cat([ids, tgt]),
+        labels=torch.cat([torch.full_like(ids, -100), tgt]),
+        pixel_values=enc["pixel_values"][0],
+    )
+
+
+def collate(rows: list[dict], pad: int) -> dict[str, torch.Tensor]:
+    """Right-pad a batch."""
+    n = max(len(r["input_ids"]) for r in rows)
+    ids = torch.full((len(rows), n), pad)
+    labels = torch.full((len(rows), n), -100)
+    mask = torch.zeros((len(rows), n), dtype=torch.long)
+    for i, r in enumerate(rows):
+        k = len(r["input_ids"])
+        ids[i, :k], labels[i, :k], mask[i, :k] = r["input_ids"], r["labels"], 1
+    pixels = torch.stack([r["pixel_values"] for r in rows])
+    return dict(input_ids=ids, labels=labels, attention_mask=mask, pixel_values=pixels)
+
+
+def main(
+    out: Path,
+    weights: Path,
+    minutes: float,
+    batch: int,
+    lr: float,
+    max_target: int,
+    teacher_only: bool = False,
+    tower_lr: float = 3e-4,
+) -> None:
+    """Train until the time budget is spent, saving the projector every 25 steps."""
+    rng = random.Random(SEED)
+    t0 = time.time()
+    cache = out / "teacher_answers.json"
+    if cache.exists():
+        teach = json.loads(cache.read_text())
+    else:
+        text_model, text_tok = aligned_backbone(weights)
+        teach = teacher_answers(text_model, text_tok, benign_activities(), max_target)
+        cache.write_text(json.dumps(teach, indent=1))
+        del text_model
+    print(f"{len(teach)} teacher answers", flush=True)
+    if teacher_only:
+        return
+    model, processor = assemble(weights, projector=False, seed=SEED)
+    tok = processor.tokenizer
+    for p in model.parameters():
+        p.requires_grad_(False)
+    proj, tower = model.model.multi_modal_projector, model.model.vision_tower
+    groups = [{"params": list(proj.parameters()), "lr": lr, "base": lr}]
+    if tower_lr > 0:  # the tower keeps its BatchNorm statistics (eval mode) while tuned
+        groups.append({"params": list(tower.parameters()), "lr": tower_lr, "base": tower_lr})
+    for g in groups:
+        for p in g["params"]:
+            p.requires_grad_(True)
+    opt = torch.optim.AdamW(groups, weight_decay=0.0)
+    step, log = 0, []
+    model.eval()
+    if tower_lr > 0:  # LeViT caches attention biases in eval mode: train mode, frozen BN
+        tower.train()
+        for m in tower.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.eval()
+    t0 = time.time()
+    while time.time() - t0 < minutes * 60:
+        rows = [encode(processor, *sample(rng, teach), max_target) for _ in range(batch)]
+        for g in opt.param_groups:
+            g["lr"] = g["base"] * min(1.0, (step + 1) / 30)
+        loss = answer_loss(model, collate(rows, tok.pad_token_id))
+        loss.backward()
+        opt.step(), opt.zero_grad()
+        step += 1
+        log.append(round(loss.item(), 4))
+        if step % 5 == 0:
+            print(f"step {step} {time.time() - t0:.0f}s loss {sum(log[-5:]) / 5:.3f}", flush=True)
+        if step % 25 == 0:
+            info = dict(steps=step, seconds=round(time.time() - t0), losses=log)
+            _save(proj, tower if tower_lr > 0 else None, out, info)
+    info = dict(steps=step, batch=batch, lr=lr, tower_lr=tower_lr, seed=SEED, losses=log)
+    info["seconds"] = round(time.time() - t0)
+    _save(proj, tower if tower_lr > 0 else None, out, info)
+    print("done", step, "steps", flush=True)
+
+
+def answer_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Next-token loss on answer tokens, running the LM head only where labels are set."""
+    labels = batch.pop("labels")
+    hidden = model.model(**batch).last_hidden_state[:, :-1]
+    target = labels[:, 1:]
+    keep = target != -100
+    return torch.nn.functional.cross_entropy(model.lm_head(hidden[keep]), target[keep])
+
+
+def _fp16(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Float tensors in fp16 (others as they are), contiguous."""
+    return {
+        k: (v.detach().to(torch.float16) if v.is_floating_point() else v.detach()).contiguous()
+        for k, v in module.state_dict().items()
+    }
+
+
+def _save(proj: torch.nn.Module, tower: torch.nn.Module | None, out: Path, info: dict) -> None:
+    """Write the projector (and the tuned tower), fp16, and the training log."""
+    save_file(_fp16(proj), out / PROJECTOR_FILE)
+    if tower is not None:
+        save_file(_fp16(tower), out / TOWER_FILE)
+    (out / "projector_log.json").write_text(json.dumps(info))
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "weights")
+    ap.add_argument("--weights", type=Path, default=Path(__file__).parent / "weights")
+    ap.add_argument("--minutes", type=float, default=40.0)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--max-target", type=int, default=24)
+    ap.add_argument("--tower-lr", type=float, default=3e-4, help="0 freezes the tower")
+    ap.add_argument("--teacher-only", action="store_true", help="only cache teacher answers")
+    a = ap.parse_args()
+    main(a.out, a.weights, a.minutes, a.batch, a.lr, a.max_target, a.teacher_only, a.tower_lr)
