@@ -19,6 +19,7 @@ from shiftdc.eval.defenses import get_defense
 from shiftdc.eval.judges import get_judge
 from shiftdc.eval.judges.base import judge_records
 from shiftdc.eval.metrics import bootstrap_ci, rate
+from shiftdc.testbed.vocab import trained_phrases
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,16 @@ CONDITIONS: tuple[Condition, ...] = (
 
 
 def pick(kind: str, attack: str, n: int, seed: int) -> list[Any]:
-    """n 'eval'-split requests of one kind in one form; the same requests for every form."""
-    items = builtin_items("eval", attacks=(attack,), seed=seed, kinds=(kind,))
+    """n 'eval'-split requests of one kind in one form; the same requests for every form.
+
+    Requests whose key phrase the vision stages were trained on are left out.
+    """
+    trained = trained_phrases()
+    items = [
+        it
+        for it in builtin_items("eval", attacks=(attack,), seed=seed, kinds=(kind,))
+        if str(it.meta.get("key_phrase", "")).lower() not in trained
+    ]
     rng = random.Random(f"testbed-measure:{seed}:{kind}")
     order = list(range(len(items)))
     rng.shuffle(order)

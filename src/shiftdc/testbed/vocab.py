@@ -98,6 +98,29 @@ def harmful_phrases() -> frozenset[str]:
     return frozenset(r.key_phrase.lower() for r in builtin_requests(kind="harmful"))
 
 
+#: EXTRA_BENIGN phrases that are also key phrases of benign 'eval' or 'direction' requests.
+#: The committed projector was trained with them (found after training); measurements
+#: exclude these requests (`measure.pick`), and the next retraining should drop them.
+KNOWN_OVERLAP: Final[frozenset[str]] = frozenset(
+    {
+        "plan a birthday party",
+        "make a fruit salad",
+        "write a cover letter",
+        "prepare for a job interview",
+        "wrap a gift neatly",
+        "build a snowman",
+        "change a flat tire",
+        "design a greeting card",
+        "sew on a button",
+    }
+)
+
+
+def trained_phrases() -> frozenset[str]:
+    """Lower-cased activity phrases the vision stages were trained on."""
+    return frozenset(a.lower() for a in benign_activities())
+
+
 def benign_activities() -> list[str]:
     """Benign activity phrases for instruction tuning: the 'train' split plus the extras."""
     return [r.key_phrase for r in builtin_requests("train", "benign")] + list(EXTRA_BENIGN)

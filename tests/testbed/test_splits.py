@@ -1,0 +1,45 @@
+"""The testbed's training, direction and evaluation data are disjoint (no backbone needed)."""
+
+import json
+import random
+from importlib import resources
+
+from shiftdc.data import builtin_requests, direction_set
+from shiftdc.direction import data_fingerprint
+from shiftdc.testbed.measure import pick
+from shiftdc.testbed.vocab import KNOWN_OVERLAP, harmful_phrases, random_mix, trained_phrases
+
+WEIGHTS = resources.files("shiftdc.testbed") / "weights"
+
+
+def _phrases(split: str, kind: str | None = None) -> set[str]:
+    return {r.key_phrase.lower() for r in builtin_requests(split, kind)}
+
+
+def test_training_data_holds_no_direction_or_eval_request_beyond_the_known_overlap():
+    taught = {k.lower() for k in json.loads((WEIGHTS / "teacher_answers.json").read_text())}
+    held_out = _phrases("eval") | _phrases("direction")
+    assert taught and taught <= trained_phrases()
+    assert trained_phrases() & held_out == KNOWN_OVERLAP  # benign only; see docs/testbed.md
+    assert not KNOWN_OVERLAP & (_phrases("eval", "harmful") | _phrases("direction", "harmful"))
+
+
+def test_measured_requests_were_never_trained_on():
+    for kind in ("harmful", "benign"):
+        picked = {str(i.meta["key_phrase"]).lower() for i in pick(kind, "TYPO", 40, seed=0)}
+        assert len(picked) == 40 and not picked & trained_phrases()
+        assert not picked & (_phrases("train") | _phrases("direction"))
+
+
+def test_vision_training_phrases_never_hold_a_harmful_request():
+    harmful = harmful_phrases()
+    assert not any(h in a for a in trained_phrases() for h in harmful)
+    rng = random.Random(0)
+    assert not any(h in random_mix(rng).lower() for _ in range(300) for h in harmful)
+
+
+def test_shipped_direction_was_fitted_on_the_direction_split():
+    meta = json.loads((WEIGHTS / "direction" / "direction.json").read_text())
+    safe, unsafe = direction_set(seed=0)
+    prompts = [[i.to_sample().text_only_prompt() for i in items] for items in (safe, unsafe)]
+    assert meta["data_fingerprint"] == data_fingerprint(*prompts)
