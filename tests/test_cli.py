@@ -118,7 +118,7 @@ def test_every_family_end_to_end_from_the_cli(family, files, tmp_path, monkeypat
         assert all(r["shiftdc"] == (name != "plain") for r in recs)
 
 
-def test_generate_resumes_without_duplicates(files, tiny_dir, tmp_path, monkeypatch):
+def test_generate_resumes_without_duplicates(files, tiny_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SHIFTDC_CACHE", str(tmp_path / "cache"))
     _, _, _, reqs = files
     out = tmp_path / "out.jsonl"
@@ -140,6 +140,9 @@ def test_generate_resumes_without_duplicates(files, tiny_dir, tmp_path, monkeypa
     assert main(args) == 0
     recs = read_jsonl(out)
     assert [r["id"] for r in recs] == ["reqs-0", "reqs-1"] and recs[0]["response"] == "kept"
+    # resuming with other settings is refused, naming the setting
+    assert "max_new_tokens=3" in _err(capsys, [*args[:-1], "5"])
+    assert [r["id"] for r in read_jsonl(out)] == ["reqs-0", "reqs-1"]
 
 
 def _err(capsys, argv):

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from shiftdc.errors import ShiftDCError
+from shiftdc.errors import InputError, ShiftDCError
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -77,6 +77,12 @@ def cmd_generate(args: argparse.Namespace) -> None:
     from shiftdc.jobs import generate_job
 
     samples, layers = read_samples(args.input), _layers(args.layers)
+    if not args.direction and (
+        layers or args.mode != "paper" or args.alpha != 1.0 or args.captioner
+    ):
+        raise InputError(
+            "--mode/--alpha/--layers/--captioner need --direction (ShiftDC is off without one)"
+        )
     vlm = _load(args)
     captioner = None
     if args.captioner:

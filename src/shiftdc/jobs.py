@@ -57,6 +57,26 @@ class RecordWriter:
         self.fh.close()
 
 
+def settings_path(out: Path) -> Path:
+    """Sidecar holding the settings a result file was made with."""
+    return out.with_name(out.name + ".settings.json")
+
+
+def check_settings(out: Path, settings: dict[str, Any], overwrite: bool) -> None:
+    """Refuse to resume `out` with other settings (name the first that differs); record them."""
+    side = settings_path(out)
+    if not overwrite and out.is_file() and side.is_file():
+        saved = json.loads(side.read_text(encoding="utf-8"))
+        for key, value in settings.items():
+            if saved.get(key) != value:
+                raise InputError(
+                    f"{out} was made with {key}={saved.get(key)!r}, not {value!r}; use another "
+                    "--out, the same settings to resume, or --overwrite"
+                )
+    side.parent.mkdir(parents=True, exist_ok=True)
+    side.write_text(json.dumps(settings, indent=2), encoding="utf-8")
+
+
 def pending(samples: Sequence[Sample], out: Path, overwrite: bool) -> list[Sample]:
     """Samples not yet in `out` (all of them when overwriting)."""
     if overwrite:
@@ -104,6 +124,7 @@ def caption_job(
     progress: bool = True,
 ) -> int:
     """Caption image requests into a JSONL (resumable); returns how many were written."""
+    check_settings(out, {"model": vlm.fingerprint, "max_new_tokens": max_new_tokens}, overwrite)
     todo = pending(samples, out, overwrite)
     captioner = Captioner(vlm, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=False)
     writer = RecordWriter(out, overwrite)
@@ -135,10 +156,25 @@ def generate_job(
 
     `captioner`, if given, is a separate VLM that makes the self-captions (default: `vlm`).
     """
+    if direction is None and (layers or mode != "paper" or alpha != 1.0 or captioner is not None):
+        raise InputError(
+            "--mode/--alpha/--layers/--captioner need --direction (ShiftDC is off without one)"
+        )
+    d = SafetyDirection.load(direction, vlm) if direction is not None else None
+    settings = {
+        "model": vlm.fingerprint,
+        "direction": d.meta.get("data_fingerprint") if d else None,
+        "mode": mode if d else None,
+        "alpha": alpha if d else None,
+        "layers": layers,
+        "max_new_tokens": max_new_tokens,
+        "caption_tokens": caption_tokens if d else None,
+        "captioner": captioner.fingerprint if captioner is not None else None,
+    }
+    check_settings(out, settings, overwrite)
     todo = pending(samples, out, overwrite)
     sdc = None
-    if direction is not None:
-        d = SafetyDirection.load(direction, vlm)
+    if d is not None:
         sdc = ShiftDC(
             vlm,
             d,
@@ -153,10 +189,6 @@ def generate_job(
                 batch_size=batch_size,
                 progress=False,
             ),
-        )
-    elif layers or mode != "paper" or alpha != 1.0 or captioner is not None:
-        raise InputError(
-            "--mode/--alpha/--layers/--captioner need --direction (ShiftDC is off without one)"
         )
     writer = RecordWriter(out, overwrite)
     try:

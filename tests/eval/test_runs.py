@@ -128,6 +128,7 @@ def test_killed_run_resumes_without_loss_or_duplicates(tiny_dir, tmp_path):
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    assert path.is_file(), "the run wrote no record within 120 s"
     partial = len(path.read_text().splitlines())
     assert 4 <= partial < 48, "the run must be killed mid-way for this test to mean anything"
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)

