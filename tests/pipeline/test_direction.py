@@ -13,11 +13,6 @@ from shiftdc.models.tiny import make_tiny_model
 from tests.pipeline.helpers import fit_samples
 
 
-@pytest.fixture(scope="module")
-def vlm(tiny_vlm):
-    return tiny_vlm("llava")
-
-
 def test_fit_is_mean_safe_minus_mean_unsafe_of_raw_layer_outputs(vlm):
     safe, unsafe = fit_samples()
     d = SafetyDirection.fit(vlm, safe, unsafe, progress=False, batch_size=2)

@@ -20,17 +20,6 @@ def uncaptioned() -> list[Sample]:
     return [Sample(r.id, r.prompt, r.image) for r in requests()]
 
 
-@pytest.fixture(scope="module")
-def vlm(tiny_vlm):
-    return tiny_vlm("llava")
-
-
-@pytest.fixture(scope="module")
-def direction(vlm):
-    safe, unsafe = fit_samples()
-    return SafetyDirection.fit(vlm, safe, unsafe, progress=False)
-
-
 def make(vlm, direction, tmp_path, share: bool, **kw) -> ShiftDC:
     cap = Captioner(vlm, max_new_tokens=N_CAP, use_cache=False, progress=False)
     return ShiftDC(vlm, direction, captioner=cap, progress=False, share_prefix=share, **kw)

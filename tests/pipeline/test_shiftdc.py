@@ -8,20 +8,9 @@ from shiftdc.direction import SafetyDirection
 from shiftdc.errors import InputError
 from shiftdc.models.hooks import read_last, subtract_last
 from shiftdc.pipeline import ShiftDC, generate_plain
-from tests.pipeline.helpers import fit_samples, requests
+from tests.pipeline.helpers import requests
 
 N_NEW = 8
-
-
-@pytest.fixture(scope="module")
-def vlm(tiny_vlm):
-    return tiny_vlm("llava")
-
-
-@pytest.fixture(scope="module")
-def direction(vlm):
-    safe, unsafe = fit_samples()
-    return SafetyDirection.fit(vlm, safe, unsafe, progress=False)
 
 
 def make(vlm, direction, tmp_path, **kw) -> ShiftDC:
