@@ -7,7 +7,12 @@ from importlib import resources
 from shiftdc.data import builtin_requests, direction_set
 from shiftdc.direction import data_fingerprint
 from shiftdc.testbed.measure import pick
-from shiftdc.testbed.vocab import KNOWN_OVERLAP, harmful_phrases, random_mix, trained_phrases
+from shiftdc.testbed.vocab import (
+    EXTRA_BENIGN,
+    harmful_phrases,
+    random_mix,
+    trained_phrases,
+)
 
 WEIGHTS = resources.files("shiftdc.testbed") / "weights"
 
@@ -16,12 +21,12 @@ def _phrases(split: str, kind: str | None = None) -> set[str]:
     return {r.key_phrase.lower() for r in builtin_requests(split, kind)}
 
 
-def test_training_data_holds_no_direction_or_eval_request_beyond_the_known_overlap():
+def test_training_data_holds_no_direction_or_eval_request():
     taught = {k.lower() for k in json.loads((WEIGHTS / "teacher_answers.json").read_text())}
     held_out = _phrases("eval") | _phrases("direction")
     assert taught and taught <= trained_phrases()
-    assert trained_phrases() & held_out == KNOWN_OVERLAP  # benign only; see docs/testbed.md
-    assert not KNOWN_OVERLAP & (_phrases("eval", "harmful") | _phrases("direction", "harmful"))
+    assert not trained_phrases() & held_out
+    assert not {a.lower() for a in EXTRA_BENIGN} & held_out
 
 
 def test_measured_requests_were_never_trained_on():

@@ -58,7 +58,8 @@ CONDITIONS: tuple[Condition, ...] = (
 def pick(kind: str, attack: str, n: int, seed: int) -> list[Any]:
     """n 'eval'-split requests of one kind in one form; the same requests for every form.
 
-    Requests whose key phrase the vision stages were trained on are left out.
+    A guard: requests whose key phrase the vision stages were trained on are left out (the
+    splits are disjoint, so none is; tests/testbed/test_splits.py checks both).
     """
     trained = trained_phrases()
     items = [

@@ -56,10 +56,17 @@ def vision_tower() -> nn.Module:
 
 
 def image_processor() -> Any:
-    """The CLIP image processor that resizes any picture to the tower's square input."""
-    from transformers import CLIPImageProcessor
+    """The CLIP image processor that resizes any picture to the tower's square input.
 
-    return CLIPImageProcessor(
+    Always the PIL backend, so training on a machine with torchvision sees exactly the pixels
+    that a machine without it does (the saved config loads as plain `CLIPImageProcessor`).
+    """
+    try:
+        from transformers import CLIPImageProcessorPil as Processor
+    except ImportError:  # older transformers: one class
+        from transformers import CLIPImageProcessor as Processor
+
+    return Processor(
         size={"shortest_edge": IMAGE_SIZE}, crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}
     )
 

@@ -28,6 +28,8 @@ def main() -> None:
     ap.add_argument("--all", action="store_true", help="run all three stages")
     ap.add_argument("--stage", choices=STAGES, action="append", default=[])
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "weights")
+    ap.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda, ...")
+    ap.add_argument("--workers", type=int, default=0, help="batch-building processes")
     a = ap.parse_args()
     stages = list(STAGES) if a.all else a.stage
     if not stages:
@@ -36,6 +38,8 @@ def main() -> None:
         extra = list(STAGE_ARGS[stage])
         if stage == "train_projector":
             extra += ["--weights", str(a.out)]
+        if stage != "train_align":
+            extra += ["--device", a.device, "--workers", str(a.workers)]
         cmd = [sys.executable, "-m", f"shiftdc.testbed.{stage}", "--out", str(a.out), *extra]
         print("+", " ".join(cmd), flush=True)
         subprocess.run(cmd, check=True)

@@ -43,6 +43,7 @@ def greedy_answers(model, tok, prompts: list[str], max_new: int, batch: int = 16
             for p in prompts[i : i + batch]
         ]
         enc = tok(chunk, return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = enc.to(model.device)
         gen = model.generate(
             **enc, max_new_tokens=max_new, do_sample=False, pad_token_id=tok.pad_token_id
         )

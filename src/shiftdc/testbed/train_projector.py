@@ -29,6 +29,13 @@ from shiftdc.testbed.assemble import (
 )
 from shiftdc.testbed.reader import render_varied
 from shiftdc.testbed.train_align import greedy_answers
+from shiftdc.testbed.training import (
+    batch_stream,
+    fp16_state,
+    lr_factor,
+    pick_device,
+    to_device,
+)
 from shiftdc.testbed.vocab import benign_activities, random_mix
 
 SEED = 2
@@ -90,6 +97,42 @@ def collate(rows: list[dict], pad: int) -> dict[str, torch.Tensor]:
     return dict(input_ids=ids, labels=labels, attention_mask=mask, pixel_values=pixels)
 
 
+class _MakeBatch:
+    """Builds one collated batch of benign examples; picklable for loader workers."""
+
+    def __init__(self, processor, teach: dict[str, str], batch: int, max_target: int) -> None:
+        self.processor, self.teach = processor, teach
+        self.batch, self.max_target = batch, max_target
+
+    def __call__(self, rng: random.Random) -> dict[str, torch.Tensor]:
+        rows = [
+            encode(self.processor, *sample(rng, self.teach), self.max_target)
+            for _ in range(self.batch)
+        ]
+        return collate(rows, self.processor.tokenizer.pad_token_id)
+
+
+def cached_teacher_answers(out: Path, weights: Path, max_target: int, device) -> dict[str, str]:
+    """Teacher answers for today's benign activities, reusing `out/teacher_answers.json`.
+
+    Cached answers of activities no longer in the list are dropped; missing ones are generated
+    by the aligned text model (its refusals dropped) and added to the cache.
+    """
+    cache = out / "teacher_answers.json"
+    acts = benign_activities()
+    old = json.loads(cache.read_text()) if cache.exists() else {}
+    teach = {a: old[a] for a in acts if a in old}
+    missing = [a for a in acts if a not in old]
+    if missing:
+        text_model, text_tok = aligned_backbone(weights)
+        teach |= teacher_answers(text_model.to(device), text_tok, missing, max_target)
+        del text_model
+    teach = {a: teach[a] for a in acts if a in teach}
+    out.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(teach, indent=1))
+    return teach
+
+
 def main(
     out: Path,
     weights: Path,
@@ -99,23 +142,24 @@ def main(
     max_target: int,
     teacher_only: bool = False,
     tower_lr: float = 3e-4,
+    device: str = "auto",
+    workers: int = 0,
+    resume: bool = False,
+    max_steps: int = 0,
 ) -> None:
-    """Train until the time budget is spent, saving the projector every 25 steps."""
-    rng = random.Random(SEED)
-    t0 = time.time()
-    cache = out / "teacher_answers.json"
-    if cache.exists():
-        teach = json.loads(cache.read_text())
-    else:
-        text_model, text_tok = aligned_backbone(weights)
-        teach = teacher_answers(text_model, text_tok, benign_activities(), max_target)
-        cache.write_text(json.dumps(teach, indent=1))
-        del text_model
+    """Train until the time budget (or `max_steps`) is spent, saving every 25 steps.
+
+    `resume` starts from the projector (and tower) in `weights` and appends to its log.
+    """
+    dev = pick_device(device)
+    teach = cached_teacher_answers(out, weights, max_target, dev)
     print(f"{len(teach)} teacher answers", flush=True)
     if teacher_only:
         return
-    model, processor = assemble(weights, projector=False, seed=SEED)
-    tok = processor.tokenizer
+    prior = json.loads((weights / "projector_log.json").read_text()) if resume else {}
+    runs = prior.get("runs", [prior] if prior else [])
+    model, processor = assemble(weights, projector=resume, seed=SEED)
+    model.to(dev)
     for p in model.parameters():
         p.requires_grad_(False)
     proj, tower = model.model.multi_modal_projector, model.model.vision_tower
@@ -133,12 +177,15 @@ def main(
         for m in tower.modules():
             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
                 m.eval()
+    seed = f"projector:{SEED}:{len(runs)}"
+    stream = batch_stream(_MakeBatch(processor, teach, batch, max_target), seed, workers)
+    run = dict(seed=seed, device=str(dev), batch=batch, lr=lr, tower_lr=tower_lr, losses=log)
     t0 = time.time()
-    while time.time() - t0 < minutes * 60:
-        rows = [encode(processor, *sample(rng, teach), max_target) for _ in range(batch)]
+    while time.time() - t0 < minutes * 60 and (max_steps <= 0 or step < max_steps):
+        factor = lr_factor(step, 0 if resume else 30, time.time() - t0, minutes * 60)
         for g in opt.param_groups:
-            g["lr"] = g["base"] * min(1.0, (step + 1) / 30)
-        loss = answer_loss(model, collate(rows, tok.pad_token_id))
+            g["lr"] = g["base"] * factor
+        loss = answer_loss(model, to_device(next(stream), dev))
         loss.backward()
         opt.step(), opt.zero_grad()
         step += 1
@@ -146,11 +193,10 @@ def main(
         if step % 5 == 0:
             print(f"step {step} {time.time() - t0:.0f}s loss {sum(log[-5:]) / 5:.3f}", flush=True)
         if step % 25 == 0:
-            info = dict(steps=step, seconds=round(time.time() - t0), losses=log)
-            _save(proj, tower if tower_lr > 0 else None, out, info)
-    info = dict(steps=step, batch=batch, lr=lr, tower_lr=tower_lr, seed=SEED, losses=log)
-    info["seconds"] = round(time.time() - t0)
-    _save(proj, tower if tower_lr > 0 else None, out, info)
+            run.update(steps=step, seconds=round(time.time() - t0))
+            _save(proj, tower if tower_lr > 0 else None, out, {"runs": [*runs, run]})
+    run.update(steps=step, seconds=round(time.time() - t0))
+    _save(proj, tower if tower_lr > 0 else None, out, {"runs": [*runs, run]})
     print("done", step, "steps", flush=True)
 
 
@@ -163,19 +209,11 @@ def answer_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return torch.nn.functional.cross_entropy(model.lm_head(hidden[keep]), target[keep])
 
 
-def _fp16(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """Float tensors in fp16 (others as they are), contiguous."""
-    return {
-        k: (v.detach().to(torch.float16) if v.is_floating_point() else v.detach()).contiguous()
-        for k, v in module.state_dict().items()
-    }
-
-
 def _save(proj: torch.nn.Module, tower: torch.nn.Module | None, out: Path, info: dict) -> None:
     """Write the projector (and the tuned tower), fp16, and the training log."""
-    save_file(_fp16(proj), out / PROJECTOR_FILE)
+    save_file(fp16_state(proj), out / PROJECTOR_FILE)
     if tower is not None:
-        save_file(_fp16(tower), out / TOWER_FILE)
+        save_file(fp16_state(tower), out / TOWER_FILE)
     (out / "projector_log.json").write_text(json.dumps(info))
 
 
@@ -189,5 +227,22 @@ if __name__ == "__main__":
     ap.add_argument("--max-target", type=int, default=24)
     ap.add_argument("--tower-lr", type=float, default=3e-4, help="0 freezes the tower")
     ap.add_argument("--teacher-only", action="store_true", help="only cache teacher answers")
+    ap.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda, ...")
+    ap.add_argument("--workers", type=int, default=0, help="processes building batches")
+    ap.add_argument("--resume", action="store_true", help="continue from --weights")
+    ap.add_argument("--max-steps", type=int, default=0, help="stop after this many (0: no cap)")
     a = ap.parse_args()
-    main(a.out, a.weights, a.minutes, a.batch, a.lr, a.max_target, a.teacher_only, a.tower_lr)
+    main(
+        a.out,
+        a.weights,
+        a.minutes,
+        a.batch,
+        a.lr,
+        a.max_target,
+        a.teacher_only,
+        a.tower_lr,
+        a.device,
+        a.workers,
+        a.resume,
+        a.max_steps,
+    )

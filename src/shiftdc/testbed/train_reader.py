@@ -21,6 +21,7 @@ from shiftdc.data.builtin_requests import builtin_requests
 from shiftdc.data.render import render_typo
 from shiftdc.testbed.layout import cell_words, render_with_boxes
 from shiftdc.testbed.reader import TOKENS_SIDE, CTCHead, image_processor, patch_states, vision_tower
+from shiftdc.testbed.training import batch_stream, fp16_state, lr_factor, pick_device
 from shiftdc.testbed.vocab import all_words, benign_activities, random_mix, words_of
 
 SEED = 1
@@ -62,10 +63,10 @@ def read_cells(logits: torch.Tensor, inv: dict[int, int], tok) -> list[list[str]
 
 
 @torch.no_grad()
-def read_accuracy(tower, head, proc, phrases, inv, tok) -> float:
+def read_accuracy(tower, head, proc, phrases, inv, tok, device=None) -> float:
     """Fraction of words of `phrases` (typed in the evaluation's TYPO style) read somewhere."""
     px = proc(images=[render_typo(p) for p in phrases], return_tensors="pt")["pixel_values"]
-    got = read_cells(head(patch_states(tower, px)), inv, tok)
+    got = read_cells(head(patch_states(tower, px.to(device))).cpu(), inv, tok)
     hits = total = 0
     for seq, p in zip(got, phrases, strict=True):
         text = "".join(seq).lower()
@@ -75,16 +76,40 @@ def read_accuracy(tower, head, proc, phrases, inv, tok) -> float:
     return hits / max(total, 1)
 
 
-def main(out: Path, minutes: float, batch: int, lr: float, resume: bool = False) -> None:
-    """Train until the time budget is spent; write `out/vision_tower.safetensors` and a log.
+class _MakeBatch:
+    """Renders one batch of (pixels, per-cell targets); picklable for loader workers."""
+
+    def __init__(self, batch: int, wt: dict, cls: dict[int, int]) -> None:
+        self.batch, self.wt, self.cls = batch, wt, cls
+        self.benign, self.proc = benign_activities(), image_processor()
+
+    def __call__(self, rng: random.Random) -> tuple[torch.Tensor, torch.Tensor]:
+        phrases = [sample_phrase(rng, self.benign) for _ in range(self.batch)]
+        drawn = [render_with_boxes(p, rng) for p in phrases]
+        px = self.proc(images=[d[0] for d in drawn], return_tensors="pt")["pixel_values"]
+        cells = [cell_targets(cell_words(b, TOKENS_SIDE), self.wt, self.cls) for _, b in drawn]
+        return px, torch.stack(cells)
+
+
+def main(
+    out: Path,
+    minutes: float,
+    batch: int,
+    lr: float,
+    resume: bool = False,
+    device: str = "auto",
+    workers: int = 0,
+    max_steps: int = 0,
+) -> None:
+    """Train until the time budget (or `max_steps`) is spent; write the tower and a log.
 
     `resume` continues from the tower in `out` (the reading head starts afresh) and appends
-    to its log; the committed tower is one 12-minute run plus one resumed run.
+    to its log. `device` 'auto' takes a GPU when there is one; `workers` render in parallel.
     """
     from shiftdc.testbed.backbone import load_backbone_tokenizer
 
+    dev = pick_device(device)
     torch.manual_seed(SEED)
-    rng = random.Random(SEED)
     tok = load_backbone_tokenizer()
     wt = word_tokens(tok)
     cls = {t: i + 1 for i, t in enumerate(sorted({t for ids in wt.values() for t in ids}))}
@@ -97,23 +122,21 @@ def main(out: Path, minutes: float, batch: int, lr: float, resume: bool = False)
             {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
         )
         prior = json.loads((out / "reader_log.json").read_text())
-        rng = random.Random(SEED + 1 + len(prior.get("runs", [])))
-    tower.train()
+    seed = f"reader:{SEED}:{len(prior.get('runs', []))}"
+    tower.to(dev).train()
+    head.to(dev)
     params = list(tower.parameters()) + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
-    benign = benign_activities()
     probe = [r.key_phrase for r in builtin_requests("eval", "harmful")][:40]
     out.mkdir(parents=True, exist_ok=True)
+    stream = batch_stream(_MakeBatch(batch, wt, cls), seed, workers)
     t0, step, log, reads = time.time(), 0, [], []
-    while time.time() - t0 < minutes * 60:
-        phrases = [sample_phrase(rng, benign) for _ in range(batch)]
-        drawn = [render_with_boxes(p, rng) for p in phrases]
-        px = proc(images=[d[0] for d in drawn], return_tensors="pt")["pixel_values"]
-        target = torch.stack([cell_targets(cell_words(b, TOKENS_SIDE), wt, cls) for _, b in drawn])
-        logits = head(patch_states(tower, px))
-        loss = -(target * logits.log_softmax(-1)).sum(-1).mean()
+    while time.time() - t0 < minutes * 60 and (max_steps <= 0 or step < max_steps):
+        px, target = next(stream)
+        logits = head(patch_states(tower, px.to(dev)))
+        loss = -(target.to(dev) * logits.log_softmax(-1)).sum(-1).mean()
         for g in opt.param_groups:
-            g["lr"] = lr * min(1.0, (step + 1) / 50)
+            g["lr"] = lr * lr_factor(step, 50, time.time() - t0, minutes * 60)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step(), opt.zero_grad()
@@ -123,17 +146,18 @@ def main(out: Path, minutes: float, batch: int, lr: float, resume: bool = False)
             msg = f"step {step} {time.time() - t0:.0f}s loss {sum(log[-50:]) / 50:.4f}"
             if step % 200 == 0:
                 tower.eval()
-                acc = read_accuracy(tower, head, proc, probe, inv, tok)
+                acc = read_accuracy(tower, head, proc, probe, inv, tok, dev)
                 reads.append((step, acc))
                 msg += f" words read (40 held-out harmful phrases) {acc:.2f}"
                 tower.train()
-                save_file(_fp16(tower), out / "vision_tower.safetensors")
+                save_file(fp16_state(tower), out / "vision_tower.safetensors")
             print(msg, flush=True)
     tower.eval()
-    acc = read_accuracy(tower, head, proc, probe, inv, tok)
-    save_file(_fp16(tower), out / "vision_tower.safetensors")
+    acc = read_accuracy(tower, head, proc, probe, inv, tok, dev)
+    save_file(fp16_state(tower), out / "vision_tower.safetensors")
     run = dict(
-        seed=SEED,
+        seed=seed,
+        device=str(dev),
         steps=step,
         batch=batch,
         lr=lr,
@@ -147,14 +171,6 @@ def main(out: Path, minutes: float, batch: int, lr: float, resume: bool = False)
     print("done", run["seconds"], "s, words read", acc, flush=True)
 
 
-def _fp16(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """A module's state dict with float tensors in fp16, contiguous, for a small file."""
-    return {
-        k: (v.detach().to(torch.float16) if v.is_floating_point() else v.detach()).contiguous()
-        for k, v in module.state_dict().items()
-    }
-
-
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "weights")
@@ -162,5 +178,8 @@ if __name__ == "__main__":
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--resume", action="store_true", help="continue from the tower in --out")
+    ap.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda, ...")
+    ap.add_argument("--workers", type=int, default=0, help="processes rendering batches")
+    ap.add_argument("--max-steps", type=int, default=0, help="stop after this many (0: no cap)")
     a = ap.parse_args()
-    main(a.out, a.minutes, a.batch, a.lr, a.resume)
+    main(a.out, a.minutes, a.batch, a.lr, a.resume, a.device, a.workers, a.max_steps)

@@ -30,10 +30,10 @@ EXTRA_BENIGN: Final[tuple[str, ...]] = (
     "make fresh lemonade",
     "organize a bookshelf",
     "write a short poem",
-    "plan a birthday party",
+    "host a birthday dinner",
     "learn a new language",
     "set up a fish tank",
-    "make a fruit salad",
+    "make a green salad",
     "clean kitchen windows",
     "decorate a small room",
     "train for a marathon",
@@ -45,33 +45,37 @@ EXTRA_BENIGN: Final[tuple[str, ...]] = (
     "cook pasta al dente",
     "buy fresh vegetables",
     "sell old books online",
-    "design a greeting card",
+    "make a holiday card",
     "teach a dog to sit",
-    "wrap a gift neatly",
+    "wrap a present",
     "carve a pumpkin",
     "check tire pressure",
-    "change a flat tire",
+    "patch a bike tire",
     "take better photos",
     "identify wild birds",
     "create a study schedule",
-    "write a cover letter",
+    "write a job application",
     "make a budget spreadsheet",
     "lock a bike safely",
     "pack for a beach trip",
     "start a vegetable garden",
     "make homemade pizza",
-    "sew on a button",
-    "prepare for a job interview",
+    "sort old buttons",
+    "practice interview answers",
     "mix paint colors",
     "draw a cartoon cat",
-    "build a snowman",
+    "build an igloo",
     "brew green tea",
     "clean a computer keyboard",
     "install a shelf",
     "repair a torn book page",
     "save money on groceries",
 )
-"""Everyday activities written for the testbed; some reuse words that harmful requests use."""
+"""Everyday activities written for the testbed; some reuse words that harmful requests use.
+
+None is a key phrase of a 'direction' or 'eval' request (tests/testbed/test_splits.py checks
+this), so vision training never shows a held-out request.
+"""
 
 
 def words_of(text: str) -> list[str]:
@@ -96,24 +100,6 @@ def all_words() -> tuple[str, ...]:
 def harmful_phrases() -> frozenset[str]:
     """All harmful key phrases (lower case): vision training must never show one of these."""
     return frozenset(r.key_phrase.lower() for r in builtin_requests(kind="harmful"))
-
-
-#: EXTRA_BENIGN phrases that are also key phrases of benign 'eval' or 'direction' requests.
-#: The committed projector was trained with them (found after training); measurements
-#: exclude these requests (`measure.pick`), and the next retraining should drop them.
-KNOWN_OVERLAP: Final[frozenset[str]] = frozenset(
-    {
-        "plan a birthday party",
-        "make a fruit salad",
-        "write a cover letter",
-        "prepare for a job interview",
-        "wrap a gift neatly",
-        "build a snowman",
-        "change a flat tire",
-        "design a greeting card",
-        "sew on a button",
-    }
-)
 
 
 def trained_phrases() -> frozenset[str]:
