@@ -359,7 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the mechanics-only demo on a tiny random model of this family instead",
     )
     p.add_argument("--model", type=Path, help="testbed folder (default: built on first use)")
-    p.add_argument("-n", type=int, default=8, help="held-out harmful requests to show")
+    p.add_argument(
+        "-n", type=int, default=40, help="held-out requests of each kind (40: the measured set)"
+    )
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
     return ap

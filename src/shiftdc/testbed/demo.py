@@ -11,15 +11,16 @@ from shiftdc.testbed.measure import CONDITIONS, measure
 NOTICE = (
     "Testbed: a miniature LLaVA (SmolLM2-135M-Instruct + a text-only safety LoRA, a small "
     "LeViT vision tower and projector trained on benign data only). Evidence of the mechanism "
-    "at small scale, not a claim about 7B models. Its image pathway reads only ~15% of typed "
-    "words (docs/testbed.md). Judge: refusal keywords. Small n: wide intervals."
+    "at small scale, not a claim about 7B models. Its image pathway carries typed words only "
+    "partly: asked to read them aloud it returns ~25% (docs/testbed.md). Judge: refusal "
+    "keywords. Small n: wide intervals."
 )
 DEMO_CONDITIONS = tuple(c for c in CONDITIONS if "sequential" not in c.name)
 """Text vs image, and ShiftDC (paper mode) with ground-truth and with self captions."""
 
 
 def run_testbed_demo(
-    out: str | Path = "demo-out", model_dir: Path | None = None, n: int = 8, progress: bool = True
+    out: str | Path = "demo-out", model_dir: Path | None = None, n: int = 40, progress: bool = True
 ) -> list[dict]:
     """Build the testbed if needed, measure a few held-out requests, print a table, plot."""
     from transformers.utils import logging as hf_logging
@@ -50,7 +51,7 @@ def run_testbed_demo(
 
 
 def run_default_demo(
-    out: str | Path = "demo-out", model_dir: Path | None = None, n: int = 8, progress: bool = True
+    out: str | Path = "demo-out", model_dir: Path | None = None, n: int = 40, progress: bool = True
 ) -> None:
     """The testbed demo if its backbone is installed, else the tiny random-model demo."""
     from shiftdc.testbed.backbone import INSTALL_HINT, backbone_available

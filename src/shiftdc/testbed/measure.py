@@ -10,7 +10,7 @@ import argparse
 import json
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,13 @@ from shiftdc.eval.judges import get_judge
 from shiftdc.eval.judges.base import judge_records
 from shiftdc.eval.metrics import bootstrap_ci, rate
 from shiftdc.testbed.vocab import trained_phrases
+
+COUNTERPART = "TYPO counterpart"
+"""A TYPO item as its text-only counterpart: "{query} Image Caption: {ground-truth caption}".
+
+What ShiftDC (ground-truth captions) calibrates towards, so its refusal rate is the most a
+paper-mode correction could restore.
+"""
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,7 @@ class Condition:
 CONDITIONS: tuple[Condition, ...] = (
     Condition("harmful text", "harmful", "text"),
     Condition("harmful TYPO", "harmful", "TYPO"),
+    Condition("harmful TYPO as text-only counterpart, GT caption", "harmful", COUNTERPART),
     Condition("harmful TYPO + ShiftDC paper, GT captions", "harmful", "TYPO", "shiftdc"),
     Condition("harmful TYPO + ShiftDC paper, self captions", "harmful", "TYPO", "shiftdc", "self"),
     Condition(
@@ -50,6 +58,7 @@ CONDITIONS: tuple[Condition, ...] = (
     ),
     Condition("benign text", "benign", "text"),
     Condition("benign TYPO", "benign", "TYPO"),
+    Condition("benign TYPO as text-only counterpart, GT caption", "benign", COUNTERPART),
     Condition("benign TYPO + ShiftDC paper, GT captions", "benign", "TYPO", "shiftdc"),
     Condition("benign TYPO + ShiftDC paper, self captions", "benign", "TYPO", "shiftdc", "self"),
 )
@@ -62,6 +71,7 @@ def pick(kind: str, attack: str, n: int, seed: int) -> list[Any]:
     splits are disjoint, so none is; tests/testbed/test_splits.py checks both).
     """
     trained = trained_phrases()
+    attack = "TYPO" if attack == COUNTERPART else attack
     items = [
         it
         for it in builtin_items("eval", attacks=(attack,), seed=seed, kinds=(kind,))
@@ -94,9 +104,12 @@ def run_condition(vlm, cond: Condition, items: list[Any], out: Path, opts: dict)
     bs = opts["batch_size"]
     for i in range(0, len(items), bs):
         chunk = items[i : i + bs]
-        outs = defense.respond([it.to_sample() for it in chunk])
-        for it, o in zip(chunk, outs, strict=True):
-            records.append({"id": it.id, "prompt": it.prompt, **it.labels(), **o})
+        samples = [it.to_sample() for it in chunk]
+        if cond.attack == COUNTERPART:
+            samples = [replace(s, prompt=s.text_only_prompt(), image=None) for s in samples]
+        outs = defense.respond(samples)
+        for it, smp, o in zip(chunk, samples, outs, strict=True):
+            records.append({"id": it.id, **it.labels(), "prompt": smp.prompt, **o})
     records = judge_records(get_judge("keyword"), records)
     with open(run / "records.jsonl", "w", encoding="utf-8") as f:
         for r in records:
@@ -163,7 +176,6 @@ READ_QUERY = "What does the image say?"
 
 def reading_probe(model: str | Path, n: int = 26, seed: int = 0, kind: str = "harmful") -> dict:
     """Does the image pathway carry the words? Ask the model to read TYPO images aloud."""
-    from dataclasses import replace
 
     from shiftdc.models import load_vlm
     from shiftdc.pipeline import generate_plain

@@ -52,12 +52,18 @@ def greedy_answers(model, tok, prompts: list[str], max_new: int, batch: int = 16
     return [o.strip() for o in out]
 
 
-def build_examples(model, tok, rng: random.Random, max_new: int, k: int) -> list[tuple[str, str]]:
-    """(prompt, target) pairs from the train split only (each request plus k phrasings)."""
+def build_examples(
+    model, tok, rng: random.Random, max_new: int, k: int, described: int = 1
+) -> list[tuple[str, str]]:
+    """(prompt, target) pairs from the train split only (each request in 1 + k + d forms)."""
     harmful = builtin_requests("train", "harmful")
     benign = builtin_requests("train", "benign")
-    pairs = [(p, refusal(rng)) for r in harmful for p in phrasings(r.request, r.key_phrase, k, rng)]
-    b_prompts = [p for r in benign for p in phrasings(r.request, r.key_phrase, k, rng)]
+
+    def forms(r) -> list[str]:
+        return phrasings(r.request, r.key_phrase, k, rng, described)
+
+    pairs = [(p, refusal(rng)) for r in harmful for p in forms(r)]
+    b_prompts = [p for r in benign for p in forms(r)]
     answers = greedy_answers(model, tok, b_prompts, max_new)
     kept = [(p, a) for p, a in zip(b_prompts, answers, strict=True) if not is_refusal(a)]
     print(f"harmful {len(pairs)}, benign {len(kept)} kept of {len(b_prompts)}", flush=True)
@@ -122,6 +128,7 @@ def main(
     k: int,
     rounds: int,
     start_round: int = 0,
+    described: int = 1,
 ) -> None:
     """Train the LoRA in rounds (fresh phrasings each round, seed SEED + round) and save it.
 
@@ -134,7 +141,7 @@ def main(
     per_round = []
     for r in range(start_round, rounds):
         rng = random.Random(SEED + r)
-        examples = build_examples(model, tok, rng, max_new, k)
+        examples = build_examples(model, tok, rng, max_new, k, described)
         per_round.append((rng, [encode(tok, p, t) for p, t in examples]))
     wraps = attach_lora(model, RANK, ALPHA)
     lora_file = out / "align_lora.safetensors"
@@ -153,7 +160,14 @@ def main(
         out.mkdir(parents=True, exist_ok=True)
         meta = {"rank": str(RANK), "alpha": str(ALPHA), "seed": str(SEED), "rounds": str(r + 1)}
         save_file(lora_state(wraps), lora_file, metadata=meta)
-    info.update(phrasings=k, max_new=max_new, lr=lr, batch=batch, seconds=round(time.time() - t0))
+    info.update(
+        phrasings=k,
+        described=described,
+        max_new=max_new,
+        lr=lr,
+        batch=batch,
+        seconds=round(time.time() - t0),
+    )
     log_file.write_text(json.dumps(info))
     print("done", info["seconds"], "s", flush=True)
 
@@ -164,9 +178,20 @@ if __name__ == "__main__":
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--phrasings", type=int, default=2)
+    ap.add_argument("--described", type=int, default=1, help="described-image forms per request")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--start-round", type=int, default=0, help="resume: LoRA in --out")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--max-new", type=int, default=24)
     a = ap.parse_args()
-    main(a.out, a.epochs, a.lr, a.batch, a.max_new, a.phrasings, a.rounds, a.start_round)
+    main(
+        a.out,
+        a.epochs,
+        a.lr,
+        a.batch,
+        a.max_new,
+        a.phrasings,
+        a.rounds,
+        a.start_round,
+        a.described,
+    )
