@@ -16,6 +16,10 @@ from shiftdc.models.registry import adapter_for_model_type
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
+FINGERPRINT_SAMPLES = 64
+"""Values per parameter tensor that enter a model's fingerprint."""
+
+
 @dataclass
 class VLM:
     """A loaded vision-language model with its processor and family adapter."""
@@ -52,16 +56,24 @@ class VLM:
 
     @property
     def fingerprint(self) -> str:
-        """Identity of the weights, independent of where they were loaded from."""
+        """Identity of the weights, independent of where they were loaded from.
+
+        Hashes names, shapes and FINGERPRINT_SAMPLES evenly spaced values of every parameter
+        tensor, rounded through bfloat16 so that float32 and bfloat16 loads of one checkpoint
+        agree, while a fine-tune of any layer (a merged LoRA, say) gets a new fingerprint.
+        """
         if self._fingerprint is None:
-            emb = self.model.get_input_embeddings().weight
-            probe = emb.detach().flatten()[:4096].float().cpu().numpy().round(4).tobytes()
             h = hashlib.sha256()
             h.update(
                 f"{self.model.config.model_type}|{self.num_layers}|{self.hidden_size}".encode()
             )
-            h.update(f"|{tuple(emb.shape)}|".encode())
-            h.update(probe)
+            with torch.no_grad():
+                for name, param in self.model.named_parameters():
+                    flat = param.detach().reshape(-1)
+                    step = max(1, flat.numel() // FINGERPRINT_SAMPLES)
+                    sample = flat[::step][:FINGERPRINT_SAMPLES].to(torch.bfloat16).float()
+                    h.update(f"|{name}|{tuple(param.shape)}|".encode())
+                    h.update(sample.cpu().numpy().tobytes())
             self._fingerprint = h.hexdigest()[:16]
         return self._fingerprint
 

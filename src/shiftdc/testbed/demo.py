@@ -12,8 +12,8 @@ NOTICE = (
     "Testbed: a miniature LLaVA (SmolLM2-135M-Instruct + a text-only safety LoRA, a small "
     "LeViT vision tower and projector trained on benign data only). Evidence of the mechanism "
     "at small scale, not a claim about 7B models. Its image pathway carries typed words only "
-    "partly: asked to read them aloud it returns ~25% (docs/testbed.md). Judge: refusal "
-    "keywords. Small n: wide intervals."
+    "partly: asked to read them aloud it returns about a quarter (docs/testbed.md). Judge: "
+    "refusal keywords. Small n: wide intervals."
 )
 DEMO_CONDITIONS = tuple(c for c in CONDITIONS if "sequential" not in c.name)
 """Text vs image, and ShiftDC (paper mode) with ground-truth and with self captions."""
@@ -41,10 +41,12 @@ def run_testbed_demo(
         caption_tokens=32,
         direction=direction,
     )
-    print(f"\n{'condition':<48} | refused | 95% CI       | n")
+    width = max(len(r["condition"]) for r in rows)
+    print(f"\n{'condition':<{width}} | refused | 95% CI       | n")
     for r in rows:
         lo, hi = r["ci95"]
-        print(f"{r['condition']:<48} | {r['refusal']:6.0%}  | {lo:4.0%}-{hi:4.0%}    | {r['n']}")
+        name = r["condition"]
+        print(f"{name:<{width}} | {r['refusal']:6.0%}  | {lo:4.0%}-{hi:4.0%}    | {r['n']}")
     fig = plot_refusals(rows, out / "refusal.png", "Testbed demo: refusal, text vs image")
     print(f"\nwrote {fig} (+ .json) and per-condition records under {out / 'runs'}")
     return rows
