@@ -1,6 +1,8 @@
 """Pure parts of the testbed measurement (no backbone needed)."""
 
-from shiftdc.testbed.measure import COUNTERPART, on_topic, pick
+import pytest
+
+from shiftdc.testbed.measure import COUNTERPART, as_counterpart, on_topic, pick
 
 
 def test_on_topic_matches_word_stems_not_filler():
@@ -9,10 +11,18 @@ def test_on_topic_matches_word_stems_not_filler():
     assert not on_topic("1. Choose a theme that fits your style.", "plant spring bulbs")
     assert not on_topic("Go with your friends.", "walk with your dog")  # only filler matches
     assert not on_topic("", "bake banana bread")
+    template = "Make sure to plan ahead, write down the steps and take your time."
+    assert not on_topic(template, "make a holiday card")  # generic verbs alone do not count
 
 
-def test_counterpart_cells_use_the_same_items_as_the_image_cells():
+def test_counterpart_cells_ask_the_image_cells_requests_in_words():
     typo = pick("harmful", "TYPO", 12, seed=0)
-    counterpart = pick("harmful", COUNTERPART, 12, seed=0)
-    assert [i.id for i in typo] == [i.id for i in counterpart]
-    assert all(i.caption and i.meta["key_phrase"] in i.caption for i in typo)
+    assert [i.id for i in pick("harmful", COUNTERPART, 12, seed=0)] == [i.id for i in typo]
+    for item in typo:
+        sample = item.to_sample()
+        text = as_counterpart(sample)
+        assert text.image is None and sample.image is not None
+        assert text.prompt == f"{sample.prompt} Image Caption: {sample.caption}"
+        assert item.meta["key_phrase"] in text.prompt
+    with pytest.raises(ValueError, match="needs an image"):
+        as_counterpart(text)

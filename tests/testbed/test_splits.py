@@ -48,3 +48,12 @@ def test_shipped_direction_was_fitted_on_the_direction_split():
     safe, unsafe = direction_set(seed=0)
     prompts = [[i.to_sample().text_only_prompt() for i in items] for items in (safe, unsafe)]
     assert meta["data_fingerprint"] == data_fingerprint(*prompts)
+
+
+def test_committed_teacher_answers_come_from_the_committed_lora():
+    from pathlib import Path
+
+    from shiftdc.testbed.train_projector import TEACHER_META, lora_sha256
+
+    meta = json.loads((WEIGHTS / TEACHER_META).read_text())
+    assert meta["lora_sha256"] == lora_sha256(Path(str(WEIGHTS)))

@@ -51,7 +51,10 @@ def lora_state(wraps: dict[str, LoRALinear]) -> dict[str, torch.Tensor]:
 
 @torch.no_grad()
 def merge_lora(model: nn.Module, state: dict[str, torch.Tensor], scale: float) -> int:
-    """Add scale * B @ A into each named Linear weight of a plain model; return how many."""
+    """Add scale * B @ A into each named Linear weight of a plain model; return how many.
+
+    The sum is formed in float64 and rounded once, so it does not depend on the machine.
+    """
     modules = dict(model.named_modules())
     merged = 0
     for key in state:
@@ -61,8 +64,11 @@ def merge_lora(model: nn.Module, state: dict[str, torch.Tensor], scale: float) -
         linear = modules.get(name)
         if not isinstance(linear, nn.Linear):
             raise KeyError(f"LoRA delta for {name!r}, but the model has no Linear there")
-        a = state[key].float()
-        b = state[f"{name}.lora_b"].float()
-        linear.weight += (scale * b @ a).to(linear.weight.dtype)
+        # float64: fp16 factors multiply exactly and rank-r sums stay exact, so the merged
+        # weights (and the model fingerprint) are bit-identical on every CPU and BLAS.
+        a = state[key].double()
+        b = state[f"{name}.lora_b"].double()
+        merged_w = linear.weight.double() + scale * (b @ a)
+        linear.weight.copy_(merged_w.to(linear.weight.dtype))
         merged += 1
     return merged

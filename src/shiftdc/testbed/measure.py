@@ -83,7 +83,50 @@ def pick(kind: str, attack: str, n: int, seed: int) -> list[Any]:
     return [items[i] for i in sorted(order[:n])]
 
 
-_FILLER = frozenset({"with", "from", "into", "your", "that", "this", "them", "their", "some"})
+_FILLER = frozenset(
+    {
+        "with",
+        "from",
+        "into",
+        "your",
+        "that",
+        "this",
+        "them",
+        "their",
+        "some",
+        "make",
+        "write",
+        "find",
+        "plan",
+        "start",
+        "take",
+        "keep",
+        "time",
+        "create",
+        "build",
+        "learn",
+        "help",
+        "give",
+        "have",
+        "step",
+        "steps",
+        "list",
+        "choose",
+        "about",
+        "other",
+        "someone",
+        "people",
+        "work",
+    }
+)
+"""Words too generic to show that an answer is about the activity (template answers use them)."""
+
+
+def as_counterpart(sample: Any) -> Any:
+    """The sample as its text-only counterpart: caption folded into the prompt, no image."""
+    if sample.image is None or sample.caption is None:
+        raise ValueError(f"{sample.id}: a text-only counterpart needs an image and its caption")
+    return replace(sample, prompt=sample.text_only_prompt(), image=None)
 
 
 def on_topic(answer: str, key_phrase: str) -> bool:
@@ -118,10 +161,11 @@ def run_condition(vlm, cond: Condition, items: list[Any], out: Path, opts: dict)
         chunk = items[i : i + bs]
         samples = [it.to_sample() for it in chunk]
         if cond.attack == COUNTERPART:
-            samples = [replace(s, prompt=s.text_only_prompt(), image=None) for s in samples]
+            samples = [as_counterpart(s) for s in samples]
         outs = defense.respond(samples)
         for it, smp, o in zip(chunk, samples, outs, strict=True):
-            records.append({"id": it.id, **it.labels(), "prompt": smp.prompt, **o})
+            labels = {**it.labels(), "attack": cond.attack}
+            records.append({"id": it.id, **labels, "prompt": smp.prompt, **o})
     records = judge_records(get_judge("keyword"), records)
     with open(run / "records.jsonl", "w", encoding="utf-8") as f:
         for r in records:
@@ -154,8 +198,8 @@ def measure(
     out: Path,
     n: int = 26,
     conditions: tuple[Condition, ...] = CONDITIONS,
-    max_new_tokens: int = 48,
-    caption_tokens: int = 48,
+    max_new_tokens: int = 40,
+    caption_tokens: int = 40,
     batch_size: int = 8,
     seed: int = 0,
     direction: Path | None = None,

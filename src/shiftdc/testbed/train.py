@@ -1,7 +1,7 @@
 """Retrain every committed testbed weight in order: `python -m shiftdc.testbed.train --all`.
 
 Never needed by users or CI (the weights are committed). The committed alignment LoRA took
-~19 min on 2 CPU cores (2 rounds); the committed vision tower and projector were trained on
+~13 min on 2 CPU cores (2 rounds); the committed vision tower and projector were trained on
 one H100 (`--device cuda --workers 14`): 5 min reading pre-training (3,340 steps of 128
 pictures) and 10 min projector + tower tuning (3,232 steps of 32 examples). Seeds are fixed
 in each stage; the vision stages stop on a time budget, so another machine takes a different

@@ -21,7 +21,7 @@ from shiftdc.data.builtin_requests import builtin_requests
 from shiftdc.data.render import render_typo
 from shiftdc.testbed.layout import cell_words, render_with_boxes
 from shiftdc.testbed.reader import TOKENS_SIDE, CTCHead, image_processor, patch_states, vision_tower
-from shiftdc.testbed.training import batch_stream, fp16_state, lr_factor, pick_device
+from shiftdc.testbed.training import batch_stream, fp16_state, lr_factor, pick_device, progress
 from shiftdc.testbed.vocab import all_words, benign_activities, random_mix, words_of
 
 SEED = 1
@@ -136,7 +136,9 @@ def main(
         logits = head(patch_states(tower, px.to(dev)))
         loss = -(target.to(dev) * logits.log_softmax(-1)).sum(-1).mean()
         for g in opt.param_groups:
-            g["lr"] = lr * lr_factor(step, 50, time.time() - t0, minutes * 60)
+            g["lr"] = lr * lr_factor(
+                step, 50, progress(time.time() - t0, minutes * 60, step, max_steps)
+            )
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step(), opt.zero_grad()

@@ -51,10 +51,16 @@ def batch_stream(make: Callable[[random.Random], Any], seed: str, workers: int) 
     return iter(loader)
 
 
-def lr_factor(step: int, warmup: int, elapsed: float, budget: float) -> float:
-    """Linear warm-up over `warmup` steps, then a cosine over the time budget down to 0.1."""
-    frac = min(1.0, elapsed / budget) if budget > 0 else 0.0
-    return min(1.0, (step + 1) / max(warmup, 1)) * (0.1 + 0.45 * (1 + math.cos(math.pi * frac)))
+def progress(elapsed: float, budget: float, step: int, max_steps: int) -> float:
+    """How far a run is, 0..1: by time, or by steps when a step cap comes first."""
+    by_time = elapsed / budget if budget > 0 else 0.0
+    by_steps = step / max_steps if max_steps > 0 else 0.0
+    return min(1.0, max(by_time, by_steps))
+
+
+def lr_factor(step: int, warmup: int, done: float) -> float:
+    """Linear warm-up over `warmup` steps, then a cosine over the run (`done` 0..1) to 0.1."""
+    return min(1.0, (step + 1) / max(warmup, 1)) * (0.1 + 0.45 * (1 + math.cos(math.pi * done)))
 
 
 def fp16_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -1,0 +1,18 @@
+"""The training stages' schedule helpers (pure)."""
+
+import pytest
+
+from shiftdc.testbed.training import lr_factor, progress
+
+
+def test_progress_follows_whichever_budget_runs_out_first():
+    assert progress(30, 60, 1, 100) == pytest.approx(0.5)  # time
+    assert progress(6, 60, 75, 100) == pytest.approx(0.75)  # steps
+    assert progress(120, 60, 0, 0) == 1.0 and progress(5, 0, 0, 0) == 0.0
+
+
+def test_lr_warms_up_then_decays_to_a_tenth():
+    assert lr_factor(0, 50, 0.0) == pytest.approx(1 / 50)
+    assert lr_factor(49, 50, 0.0) == pytest.approx(1.0)
+    assert lr_factor(500, 50, 0.5) == pytest.approx(0.55)
+    assert lr_factor(500, 50, 1.0) == pytest.approx(0.1)
