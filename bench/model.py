@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from shiftdc.models.tiny_common import chat_template, word_tokenizer
+from shiftdc.models.tiny import llava_checkpoint
 
 #: shape of the benchmark model: LLaVA-1.5's image geometry, a scaled-down decoder
 SPEC = dict(
@@ -24,58 +24,27 @@ QUICK_SPEC = dict(SPEC, image_size=224, text_layers=4)  # 256 image tokens, 4 la
 
 def build(out: str | Path, spec: dict | None = None, seed: int = 0) -> Path:
     """Save a random LLaVA checkpoint of the given proportions into `out`."""
-    from transformers import (
-        CLIPImageProcessor,
-        LlavaConfig,
-        LlavaForConditionalGeneration,
-        LlavaProcessor,
-    )
-
     spec = dict(SPEC if spec is None else spec)
     out = Path(out)
     torch.manual_seed(seed)
-    tok = word_tokenizer(["<image>"])
-    size, patch = spec["image_size"], spec["patch_size"]
-    cfg = LlavaConfig(
-        text_config=dict(
-            model_type="llama",
-            hidden_size=spec["text_hidden"],
-            intermediate_size=spec["text_intermediate"],
-            num_hidden_layers=spec["text_layers"],
-            num_attention_heads=spec["heads"],
-            num_key_value_heads=spec["heads"],
-            max_position_embeddings=4096,
-            vocab_size=len(tok),
-            pad_token_id=tok.pad_token_id,
-            bos_token_id=tok.bos_token_id,
-            eos_token_id=tok.eos_token_id,
-        ),
-        vision_config=dict(
-            model_type="clip_vision_model",
-            hidden_size=spec["vision_hidden"],
-            intermediate_size=4 * spec["vision_hidden"],
-            num_hidden_layers=spec["vision_layers"],
-            num_attention_heads=spec["vision_hidden"] // 64,
-            image_size=size,
-            patch_size=patch,
-        ),
-        image_token_index=tok.convert_tokens_to_ids("<image>"),
-        vision_feature_select_strategy="default",
-        vision_feature_layer=-1,
+    text = dict(
+        hidden_size=spec["text_hidden"],
+        intermediate_size=spec["text_intermediate"],
+        num_hidden_layers=spec["text_layers"],
+        num_attention_heads=spec["heads"],
+        num_key_value_heads=spec["heads"],
+        max_position_embeddings=4096,
     )
-    model = LlavaForConditionalGeneration(cfg)
-    processor = LlavaProcessor(
-        image_processor=CLIPImageProcessor(
-            size={"shortest_edge": size}, crop_size={"height": size, "width": size}
-        ),
-        tokenizer=tok,
-        patch_size=patch,
-        vision_feature_select_strategy="default",
-        num_additional_image_tokens=1,
-        chat_template=chat_template("<image>"),
+    vision = dict(
+        model_type="clip_vision_model",
+        hidden_size=spec["vision_hidden"],
+        intermediate_size=4 * spec["vision_hidden"],
+        num_hidden_layers=spec["vision_layers"],
+        num_attention_heads=spec["vision_hidden"] // 64,
+        image_size=spec["image_size"],
+        patch_size=spec["patch_size"],
     )
-    model.save_pretrained(out)
-    processor.save_pretrained(out)
+    llava_checkpoint(out, text, vision)
     return out
 
 

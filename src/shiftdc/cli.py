@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from shiftdc.errors import InputError, ShiftDCError
+from shiftdc.errors import ShiftDCError
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -28,10 +28,10 @@ def _load(args: argparse.Namespace):
     return load_vlm(args.model, dtype=args.dtype, device=args.device)
 
 
-def _layers(spec: str | None) -> list[int] | None:
-    from shiftdc.direction import parse_layer_range
+def _layers(spec: str | None, vlm) -> list[int] | None:
+    from shiftdc.layers import resolve_layers
 
-    return parse_layer_range(spec) if spec else None
+    return resolve_layers(spec, vlm.num_layers) if spec else None
 
 
 def cmd_fit(args: argparse.Namespace) -> None:
@@ -39,12 +39,13 @@ def cmd_fit(args: argparse.Namespace) -> None:
     from shiftdc.jobs import fit_job
 
     safe, unsafe = read_samples(args.safe), read_samples(args.unsafe)
+    vlm = _load(args)
     d = fit_job(
-        _load(args),
+        vlm,
         safe,
         unsafe,
         args.out,
-        layers=_layers(args.layers),
+        layers=_layers(args.layers, vlm),
         batch_size=args.batch_size,
         caption_tokens=args.caption_tokens,
         progress=not args.quiet,
@@ -74,16 +75,12 @@ def cmd_caption(args: argparse.Namespace) -> None:
 
 def cmd_generate(args: argparse.Namespace) -> None:
     from shiftdc.io import read_samples
-    from shiftdc.jobs import generate_job
+    from shiftdc.jobs import check_shiftdc_options, generate_job
 
-    samples, layers = read_samples(args.input), _layers(args.layers)
-    if not args.direction and (
-        layers or args.mode != "paper" or args.alpha != 1.0 or args.captioner
-    ):
-        raise InputError(
-            "--mode/--alpha/--layers/--captioner need --direction (ShiftDC is off without one)"
-        )
+    samples = read_samples(args.input)
+    check_shiftdc_options(args.direction, args.layers, args.mode, args.alpha, args.captioner)
     vlm = _load(args)
+    layers = _layers(args.layers, vlm)
     captioner = None
     if args.captioner:
         from shiftdc.models import load_vlm
@@ -229,9 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     from shiftdc.data import BENCHMARKS
     from shiftdc.eval.defenses import DEFENSES
     from shiftdc.eval.judges import JUDGES
-    from shiftdc.models.tiny import BUILDERS
+    from shiftdc.models.registry import FAMILIES
+    from shiftdc.registry import cli_name
 
-    benchmarks = list(BENCHMARKS)
+    def names(table) -> dict:
+        """argparse keywords for a name drawn from a registry ('_' and '-' alike)."""
+        return dict(type=cli_name(table), choices=list(table))
 
     ap = argparse.ArgumentParser(
         prog="shiftdc",
@@ -244,7 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--safe", type=Path, required=True)
     p.add_argument("--unsafe", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True, help="directory for the direction")
-    p.add_argument("--layers", help="default calibration layers, A:B (0-based, inclusive)")
+    p.add_argument(
+        "--layers", help="default calibration layers, A:B (inclusive; negative counts from the end)"
+    )
     p.add_argument("--caption-tokens", type=int, default=128)
     p.set_defaults(func=cmd_fit)
 
@@ -261,10 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--direction", type=Path, help="saved direction; omit for plain generation")
-    p.add_argument("--mode", choices=list(MODES), default="paper")
+    p.add_argument("--mode", default="paper", **names(MODES))
     p.add_argument("--alpha", type=float, default=1.0)
     p.add_argument(
-        "--layers", help="calibration layers A:B (default: the direction's or L//2..L-1)"
+        "--layers",
+        help="calibration layers A:B (-1: last layer; default: the direction's or L//2..L-1)",
     )
     p.add_argument("--max-new-tokens", type=int, default=128)
     p.add_argument("--caption-tokens", type=int, default=128)
@@ -281,10 +284,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="attack success / over-refusal / utility of a defense")
     _model_args(p)
-    p.add_argument("--benchmark", default="builtin", help=f"one of: {', '.join(benchmarks)}")
+    p.add_argument("--benchmark", default="builtin", **names(BENCHMARKS))
     p.add_argument("--data-dir", type=Path, help="benchmark folder (not needed for builtin)")
-    p.add_argument("--defense", default="none", help=f"one of: {', '.join(DEFENSES)}")
-    p.add_argument("--judge", default="keyword", help=f"one of: {', '.join(JUDGES)}")
+    p.add_argument("--defense", default="none", **names(DEFENSES))
+    p.add_argument("--judge", default="keyword", **names(JUDGES))
     p.add_argument("--judge-model", help="local path or hub id of the llm judge's chat model")
     p.add_argument("--judge-template", help="llm judge prompt: llamaguard | yesno")
     p.add_argument("--direction", type=Path, help="saved direction for the shiftdc defenses")
@@ -303,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("analyze", help="diagnose safety perception distortion, before/after")
     _model_args(p)
-    p.add_argument("--benchmark", default="builtin", help=f"one of: {', '.join(benchmarks)}")
+    p.add_argument("--benchmark", default="builtin", **names(BENCHMARKS))
     p.add_argument("--data-dir", type=Path, help="benchmark folder (not needed for builtin)")
     p.add_argument("--out", type=Path, required=True, help="folder for figures and analysis.md")
     p.add_argument("--layer", type=int, help="layer for maps and confusion (default: best probe)")
@@ -311,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", type=Path, help="`shiftdc evaluate` run of this model: attack outcomes")
     p.add_argument("--limit", type=int, help="at most N safe and N unsafe image requests")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--mode", choices=list(MODES), default="paper", help="ShiftDC mode for 'after'")
+    p.add_argument("--mode", default="paper", help="ShiftDC mode for 'after'", **names(MODES))
     p.add_argument(
         "--captions",
         choices=["auto", "self"],
@@ -333,14 +336,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rescore", help="re-judge a run's responses without regenerating")
     p.add_argument("run", type=Path)
-    p.add_argument("--judge", required=True, help=f"one of: {', '.join(JUDGES)}")
+    p.add_argument("--judge", required=True, **names(JUDGES))
     p.add_argument("--judge-model")
     p.add_argument("--judge-template")
     p.add_argument("--out", type=Path, help="default: RUN/rescore-<judge>")
     p.set_defaults(func=cmd_rescore)
 
     p = sub.add_parser("make-tiny-model", help="build a tiny random offline checkpoint")
-    p.add_argument("--family", required=True, choices=sorted(BUILDERS))
+    p.add_argument("--family", required=True, **names(FAMILIES))
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_make_tiny)
@@ -355,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--family",
         default=None,
-        choices=sorted(BUILDERS),
+        **names(FAMILIES),
         help="run the mechanics-only demo on a tiny random model of this family instead",
     )
     p.add_argument("--model", type=Path, help="testbed folder (default: built on first use)")

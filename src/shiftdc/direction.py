@@ -16,6 +16,7 @@ from shiftdc import __version__
 from shiftdc.core import diff_of_means
 from shiftdc.errors import DirectionMismatchError, InputError
 from shiftdc.generation import text_activations
+from shiftdc.layers import parse_spec, resolve_layers
 from shiftdc.models.loading import VLM
 from shiftdc.sample import Sample
 
@@ -162,30 +163,14 @@ def default_layers(num_layers: int) -> list[int]:
 
 
 def validate_layers(layers: Sequence[int], num_layers: int) -> list[int]:
-    """Sorted unique layer indices, each within [0, num_layers)."""
-    out = sorted({int(i) for i in layers})
-    if not out:
-        raise InputError("no calibration layers given")
-    bad = [i for i in out if not 0 <= i < num_layers]
-    if bad:
-        raise InputError(
-            f"layers {bad} are outside the model, which has {num_layers} decoder layers "
-            f"(valid: 0..{num_layers - 1})"
-        )
-    return out
+    """Sorted unique layer indices in [0, num_layers) (negative ones count from the end)."""
+    return resolve_layers(list(layers), num_layers)
 
 
 def parse_layer_range(spec: str) -> list[int]:
-    """'A:B' (0-based, inclusive) or 'A,B,C' -> a list of layer indices."""
-    try:
-        if ":" in spec:
-            a, b = spec.split(":", 1)
-            lo, hi = int(a), int(b)
-            if hi < lo:
-                raise ValueError
-            return list(range(lo, hi + 1))
-        return [int(x) for x in spec.split(",") if x.strip()]
-    except ValueError as exc:
-        raise InputError(
-            f"bad layer range {spec!r}; use A:B (0-based, inclusive) or a list like 10,11,12"
-        ) from exc
+    """'A:B' (0-based, inclusive) or 'A,B,C' -> a list of layer indices, as written.
+
+    Use `resolve_layers(spec, num_layers)` where the model is known: it checks bounds
+    before expanding a range and normalises negative indices.
+    """
+    return [i for lo, hi in parse_spec(spec) for i in range(lo, hi + 1)]

@@ -137,6 +137,20 @@ def caption_job(
     return len(todo)
 
 
+def check_shiftdc_options(
+    direction: object | None,
+    layers: list[int] | None = None,
+    mode: str = "paper",
+    alpha: float = 1.0,
+    captioner: object | None = None,
+) -> None:
+    """InputError when ShiftDC options are set without a direction (ShiftDC is off then)."""
+    if direction is None and (layers or mode != "paper" or alpha != 1.0 or captioner is not None):
+        raise InputError(
+            "--mode/--alpha/--layers/--captioner need --direction (ShiftDC is off without one)"
+        )
+
+
 def generate_job(
     vlm: VLM,
     samples: list[Sample],
@@ -156,10 +170,7 @@ def generate_job(
 
     `captioner`, if given, is a separate VLM that makes the self-captions (default: `vlm`).
     """
-    if direction is None and (layers or mode != "paper" or alpha != 1.0 or captioner is not None):
-        raise InputError(
-            "--mode/--alpha/--layers/--captioner need --direction (ShiftDC is off without one)"
-        )
+    check_shiftdc_options(direction, layers, mode, alpha, captioner)
     d = SafetyDirection.load(direction, vlm) if direction is not None else None
     settings = {
         "model": vlm.fingerprint,

@@ -20,6 +20,7 @@ from shiftdc.captions import Captioner
 from shiftdc.core import MODES
 from shiftdc.direction import SafetyDirection
 from shiftdc.errors import InputError
+from shiftdc.layers import resolve_layer
 from shiftdc.models.loading import VLM
 from shiftdc.pipeline import ShiftDC
 
@@ -85,15 +86,7 @@ def check_counts(n_safe: int, n_unsafe: int, n_folds: int) -> None:
 
 def check_model_layer(layer: int | None, vlm: VLM) -> int | None:
     """`layer` as an index into the model's decoder layers; InputError naming the valid range."""
-    if layer is None:
-        return None
-    n = vlm.num_layers
-    if not -n <= layer < n:
-        raise InputError(
-            f"layer {layer} is outside the model: {vlm.name} has {n} decoder layers, "
-            f"so use 0..{n - 1} (or -{n}..-1)"
-        )
-    return layer % n
+    return None if layer is None else resolve_layer(layer, vlm.num_layers)
 
 
 def _same_model(a: object, b: str) -> bool:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from shiftdc.layers import resolve_layer, resolve_layers
+
 SET_NAMES: tuple[str, ...] = ("tt_safe", "tt_unsafe", "vl_safe", "vl_unsafe")
 SET_LABELS: dict[str, str] = {
     "tt_safe": "text-only safe",
@@ -97,25 +99,9 @@ def as_sets(sets: ActivationSets | Mapping[str, object]) -> ActivationSets:
 
 def check_layer(layer: int, n_layers: int) -> int:
     """Return `layer` as an index in [0, n_layers); negative counts from the end."""
-    if isinstance(layer, bool) or not isinstance(layer, int | np.integer):
-        raise TypeError(f"layer must be an int; got {layer!r}")
-    if not -n_layers <= layer < n_layers:
-        raise ValueError(
-            f"layer {layer} is out of range: the activations have {n_layers} layers, "
-            f"so use 0..{n_layers - 1} (or -{n_layers}..-1)"
-        )
-    return int(layer) % n_layers
+    return resolve_layer(layer, n_layers)
 
 
 def check_layers(layers: list[int] | None, n_layers: int) -> list[int]:
-    """Normalise a list of layers (None means all), keeping order and dropping repeats."""
-    if layers is None:
-        return list(range(n_layers))
-    out: list[int] = []
-    for layer in layers:
-        idx = check_layer(layer, n_layers)
-        if idx not in out:
-            out.append(idx)
-    if not out:
-        raise ValueError("layers is empty: pass None for all layers or a non-empty list")
-    return out
+    """Sorted unique layer indices (None means all); see `shiftdc.layers.resolve_layers`."""
+    return resolve_layers(layers, n_layers)

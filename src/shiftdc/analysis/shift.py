@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+
+from shiftdc.core import correction, diff_of_means, project, scalar_projection
 
 from .sets import check_layers
 
@@ -20,7 +23,12 @@ def safety_direction(tt_safe: np.ndarray, tt_unsafe: np.ndarray) -> np.ndarray:
         )
     if len(safe) == 0 or len(unsafe) == 0:
         raise ValueError("need at least one text-only safe and one text-only unsafe sample")
-    return safe.mean(0) - unsafe.mean(0)
+    return diff_of_means(_t(safe), _t(unsafe)).numpy()
+
+
+def _t(x: object) -> torch.Tensor:
+    """A float64 tensor copy of an array (core's math works on tensors)."""
+    return torch.tensor(np.asarray(x, np.float64))
 
 
 def check_direction(s: object, n_layers: int, hidden: int) -> np.ndarray:
@@ -35,21 +43,15 @@ def check_direction(s: object, n_layers: int, hidden: int) -> np.ndarray:
     return arr
 
 
-def _unit(s: np.ndarray) -> np.ndarray:
-    """s / ||s|| along the last axis; zero rows stay zero."""
-    norm = np.linalg.norm(s, axis=-1, keepdims=True)
-    return np.divide(s, norm, out=np.zeros_like(s), where=norm > 0)
-
-
 def component_along(m: np.ndarray, s: np.ndarray) -> np.ndarray:
     """Signed length of m along s/||s|| ([..., L, H] -> [..., L]); positive means towards safe."""
-    return (m * _unit(s)).sum(-1)
+    s_t = _t(s)
+    return (scalar_projection(_t(m), s_t) * torch.linalg.vector_norm(s_t, dim=-1)).numpy()
 
 
 def project_on(m: np.ndarray, s: np.ndarray) -> np.ndarray:
     """The safety component of m: (m . s / ||s||^2) s, same shape as m; zero where s is zero."""
-    u = _unit(s)
-    return (m * u).sum(-1, keepdims=True) * u
+    return project(_t(m), _t(s)).numpy()
 
 
 def cosine(m: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -179,8 +181,8 @@ def calibrate_arrays(
     vl, tt = np.asarray(vl, np.float64), np.asarray(tt, np.float64)
     if paired and len(vl) != len(tt):
         raise ValueError(f"paired calibration needs equal counts; got {len(vl)} vl, {len(tt)} tt")
-    m = vl - tt if paired else (vl.mean(0) - tt.mean(0))[None]
+    x_vl, x_tt = (vl, tt) if paired else (vl.mean(0)[None], tt.mean(0)[None])
     idx = check_layers(layers, vl.shape[1])
     out = vl.copy()
-    out[:, idx] -= alpha * project_on(m[:, idx], s[idx])
+    out[:, idx] -= correction(_t(x_vl[:, idx]), _t(x_tt[:, idx]), _t(s[idx]), alpha).numpy()
     return out

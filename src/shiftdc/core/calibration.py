@@ -10,6 +10,7 @@ safety component of the shift is exactly zero after each calibrated layer (alpha
 
 import torch
 
+from shiftdc.core.direction import at_least_float32
 from shiftdc.core.projection import project
 
 MODES: dict[str, str] = {
@@ -22,8 +23,8 @@ def correction(
     x_vl: torch.Tensor, x_tt: torch.Tensor, s: torch.Tensor, alpha: float = 1.0
 ) -> torch.Tensor:
     """alpha times the safety component of the shift m = x_vl - x_tt ([..., H])."""
-    m = x_vl.float() - x_tt.float()
-    return alpha * project(m, s.float())
+    m = at_least_float32(x_vl) - at_least_float32(x_tt)
+    return alpha * project(m, at_least_float32(s))
 
 
 def paper_corrections(

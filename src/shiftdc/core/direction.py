@@ -4,7 +4,8 @@ import torch
 
 
 def diff_of_means(safe: torch.Tensor, unsafe: torch.Tensor) -> torch.Tensor:
-    """Return mean(safe) - mean(unsafe) over the sample axis (dim 0), in float32.
+    """Return mean(safe) - mean(unsafe) over the sample axis (dim 0), in float32 (float64
+    inputs stay float64).
 
     `safe` and `unsafe` are [N, ...] activations (e.g. [N, layers, hidden]).
     """
@@ -16,4 +17,9 @@ def diff_of_means(safe: torch.Tensor, unsafe: torch.Tensor) -> torch.Tensor:
         )
     if safe.shape[0] == 0 or unsafe.shape[0] == 0:
         raise ValueError("need at least one safe and one unsafe sample")
-    return safe.float().mean(0) - unsafe.float().mean(0)
+    return at_least_float32(safe).mean(0) - at_least_float32(unsafe).mean(0)
+
+
+def at_least_float32(t: torch.Tensor) -> torch.Tensor:
+    """`t` in float32, or float64 if it already is (half precision is upcast)."""
+    return t if t.dtype == torch.float64 else t.float()

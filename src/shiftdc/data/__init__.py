@@ -21,6 +21,7 @@ from shiftdc.data.errors import (
     UnknownBenchmarkError,
 )
 from shiftdc.data.item import KINDS, EvalItem, open_image
+from shiftdc.data.mme import SUBTASK_GROUPS as MME_SUBTASK_GROUPS
 from shiftdc.data.registry import BENCHMARKS, get_loader, load_benchmark, subsample
 from shiftdc.data.scenarios import (
     ATTACK_PROMPTS,
@@ -42,6 +43,7 @@ __all__ = [
     "FIGSTEP",
     "IMAGE_ATTACKS",
     "KINDS",
+    "MME_SUBTASK_GROUPS",
     "MM_SAFETYBENCH_SCENARIOS",
     "SD",
     "SD_TYPO",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from shiftdc.errors import ShiftDCError
+from shiftdc.registry import UnknownNameError
 
 
 class DataError(ShiftDCError):
@@ -52,5 +53,5 @@ class ImageLoadError(DataError):
         return (type(self), (self.source, self.reason))
 
 
-class UnknownBenchmarkError(DataError, ValueError):
-    """The requested benchmark name is not in the registry."""
+#: an unknown benchmark name raises the error every registry raises (kept under this name)
+UnknownBenchmarkError = UnknownNameError

@@ -38,6 +38,11 @@ COGNITION: Final[tuple[str, ...]] = (
     "code_reasoning",
 )
 SUBTASKS: Final[tuple[str, ...]] = PERCEPTION + COGNITION
+#: the two halves of the MME score, each summed over its subtasks (public: eval.metrics)
+SUBTASK_GROUPS: Final[dict[str, tuple[str, ...]]] = {
+    "perception": PERCEPTION,
+    "cognition": COGNITION,
+}
 _IMAGE_EXTS: Final[tuple[str, ...]] = (".jpg", ".png", ".jpeg", ".JPG", ".PNG", ".JPEG")
 _HINT: Final = "Pass MME_Benchmark_release_version/ (one folder per subtask)."
 

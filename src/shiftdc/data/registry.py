@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 from shiftdc.data.builtin import load_builtin
-from shiftdc.data.errors import UnknownBenchmarkError
 from shiftdc.data.figstep import load_figstep
 from shiftdc.data.item import EvalItem
 from shiftdc.data.jailbreakv import load_jailbreakv
 from shiftdc.data.mm_safetybench import load_mm_safetybench
 from shiftdc.data.mme import load_mme
 from shiftdc.data.vlguard import load_vlguard
+from shiftdc.registry import lookup
 
 
 class Loader(Protocol):
@@ -38,11 +38,7 @@ DEFAULT_BENCHMARK: Final = "builtin"
 
 def get_loader(name: str) -> Loader:
     """The loader registered under `name` (case-insensitive, '_' same as '-')."""
-    key = name.strip().lower().replace("_", "-")
-    if key not in BENCHMARKS:
-        valid = ", ".join(sorted(BENCHMARKS))
-        raise UnknownBenchmarkError(f"unknown benchmark {name!r}; valid names: {valid}")
-    return BENCHMARKS[key]
+    return lookup(BENCHMARKS, name, "benchmark")
 
 
 def subsample(items: list[EvalItem], limit: int, seed: int = 0) -> list[EvalItem]:

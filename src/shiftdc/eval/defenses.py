@@ -1,10 +1,13 @@
 """Defenses behind one interface: each turns a batch of samples into responses.
 
-Add a defense: subclass `Defense` (set `name`, implement `respond`) and add it to DEFENSES.
+Add a defense: subclass `Defense` (set `name`, implement `respond`; take your own options
+as keyword arguments of `__init__`) and add one line to DEFENSES. `get_defense(name, vlm,
+**options)` passes each defense the options it declares, as `get_judge` does for judges.
 """
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import replace
@@ -25,6 +28,7 @@ from shiftdc.eval.prompts import (
 )
 from shiftdc.models.loading import VLM
 from shiftdc.pipeline import ShiftDC, generate_plain, generate_text
+from shiftdc.registry import lookup
 from shiftdc.sample import Sample
 
 
@@ -34,21 +38,10 @@ class Defense(ABC):
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
 
-    def __init__(
-        self,
-        vlm: VLM,
-        max_new_tokens: int = 128,
-        batch_size: int = 8,
-        caption_tokens: int = 128,
-        captions: str = "self",
-        direction: Path | None = None,
-    ) -> None:
+    def __init__(self, vlm: VLM, max_new_tokens: int = 128, batch_size: int = 8) -> None:
         self.vlm = vlm
         self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
-        self.caption_tokens = caption_tokens
-        self.captions = captions
-        self.direction_path = direction
 
     def setup(self, run_dir: Path, evaluated: Sequence[Any], seed: int = 0) -> list[str]:
         """Prepare before the first batch (e.g. fit a direction); return report notes."""
@@ -106,6 +99,10 @@ class ECSODefense(Defense):
     name = "ecso"
     description = "ECSO: self-check, then caption and answer from text in a harmless way"
 
+    def __init__(self, vlm: VLM, caption_tokens: int = 128, **run: Any) -> None:
+        super().__init__(vlm, **run)
+        self.caption_tokens = caption_tokens
+
     def respond(self, samples: list[Sample]) -> list[dict[str, Any]]:
         vlm, n = self.vlm, self.max_new_tokens
         first = generate_plain(vlm, samples, n, batch_size=len(samples))
@@ -151,6 +148,19 @@ class ShiftDCDefense(Defense):
     name = "shiftdc"
     mode: ClassVar[str] = "paper"
     description = "ShiftDC (paper mode)"
+
+    def __init__(
+        self,
+        vlm: VLM,
+        caption_tokens: int = 128,
+        captions: str = "self",
+        direction: Path | None = None,
+        **run: Any,
+    ) -> None:
+        super().__init__(vlm, **run)
+        self.caption_tokens = caption_tokens
+        self.captions = captions
+        self.direction_path = Path(direction) if direction is not None else None
 
     def setup(self, run_dir: Path, evaluated: Sequence[Any], seed: int = 0) -> list[str]:
         notes = []
@@ -250,8 +260,27 @@ DEFENSES: dict[str, type[Defense]] = {
 }
 
 
-def get_defense(name: str, vlm: VLM, **options: Any) -> Defense:
-    """Build the defense registered as `name`."""
-    if name not in DEFENSES:
-        raise InputError(f"unknown defense {name!r}; valid defenses: {', '.join(DEFENSES)}")
-    return DEFENSES[name](vlm, **options)
+def defense_options(name: str) -> frozenset[str]:
+    """The options (keyword arguments beyond vlm and the run's) the defense `name` takes."""
+    init = inspect.signature(lookup(DEFENSES, name, "defense").__init__).parameters
+    run = inspect.signature(Defense.__init__).parameters
+    kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return frozenset(k for k, p in init.items() if p.kind in kinds and k not in run)
+
+
+def options_for(name: str, **candidates: Any) -> dict[str, Any]:
+    """The subset of `candidates` that the defense `name` takes (callers with shared flags)."""
+    takes = defense_options(name)
+    return {k: v for k, v in candidates.items() if k in takes}
+
+
+def get_defense(
+    name: str, vlm: VLM, max_new_tokens: int = 128, batch_size: int = 8, **options: Any
+) -> Defense:
+    """Build the defense registered as `name` with its own `options` (see `defense_options`)."""
+    unknown = sorted(set(options) - defense_options(name))
+    if unknown:
+        takes = ", ".join(sorted(defense_options(name))) or "none"
+        raise InputError(f"defense {name!r} takes no option {unknown[0]!r} (its options: {takes})")
+    factory = lookup(DEFENSES, name, "defense")
+    return factory(vlm, max_new_tokens=max_new_tokens, batch_size=batch_size, **options)

@@ -15,14 +15,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from shiftdc.data.mme import COGNITION, PERCEPTION
+from shiftdc.data import KINDS, MME_SUBTASK_GROUPS
 from shiftdc.errors import InputError
 from shiftdc.eval.parsing import parse_yes_no
 
-KINDS = ("harmful", "benign", "utility")
 UNSPECIFIED = "unspecified"
-MME_PERCEPTION = tuple(name.lower() for name in PERCEPTION)
-MME_COGNITION = tuple(name.lower() for name in COGNITION)
+MME_PERCEPTION = tuple(name.lower() for name in MME_SUBTASK_GROUPS["perception"])
+MME_COGNITION = tuple(name.lower() for name in MME_SUBTASK_GROUPS["cognition"])
 
 
 def rate(flags: ArrayLike) -> float | None:

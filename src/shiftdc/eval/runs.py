@@ -17,6 +17,7 @@ from shiftdc.eval.metrics import summarize
 from shiftdc.eval.report import write_report
 from shiftdc.generation import batches
 from shiftdc.jobs import RecordWriter, done_ids
+from shiftdc.registry import canonical
 
 RECORDS = "records.jsonl"
 CONFIG = "config.json"
@@ -43,20 +44,42 @@ class RunConfig:
     limit: int | None = None
     judge_options: dict[str, Any] = field(default_factory=dict)
     defense_settings: dict[str, Any] = field(default_factory=dict)
+    #: options of the defense beyond caption_tokens/captions/direction, which stay fields of
+    #: their own so that config.json keeps its shape; written only when set
+    defense_options: dict[str, Any] = field(default_factory=dict)
+
+    def defense_kwargs(self) -> dict[str, Any]:
+        """The options to build this run's defense with: those of the fields it takes."""
+        from shiftdc.eval.defenses import options_for
+
+        shared = options_for(
+            self.defense,
+            caption_tokens=self.caption_tokens,
+            captions=self.captions,
+            direction=Path(self.direction) if self.direction else None,
+        )
+        return {**shared, **self.defense_options}
+
+    def to_dict(self) -> dict[str, Any]:
+        """config.json's content (defense_options left out when empty)."""
+        d = asdict(self)
+        if not d["defense_options"]:
+            del d["defense_options"]
+        return d
 
     def validate(self) -> None:
-        """Check names before anything heavy loads; list the valid ones."""
+        """Check names before anything heavy loads (spelled as registered; unknown ones are an
+        UnknownNameError listing the valid names) and the defense's options."""
         from shiftdc.data import BENCHMARKS
-        from shiftdc.eval.defenses import DEFENSES
+        from shiftdc.eval.defenses import DEFENSES, defense_options
         from shiftdc.eval.judges import JUDGES
 
-        for what, value, valid in (
-            ("benchmark", self.benchmark, BENCHMARKS),
-            ("defense", self.defense, DEFENSES),
-            ("judge", self.judge, JUDGES),
-        ):
-            if value not in valid:
-                raise InputError(f"unknown {what} {value!r}; valid: {', '.join(valid)}")
+        self.benchmark = canonical(BENCHMARKS, self.benchmark, "benchmark")
+        self.defense = canonical(DEFENSES, self.defense, "defense")
+        self.judge = canonical(JUDGES, self.judge, "judge")
+        unknown = sorted(set(self.defense_options) - defense_options(self.defense))
+        if unknown:
+            raise InputError(f"defense {self.defense!r} takes no option {unknown[0]!r}")
         if self.benchmark != "builtin" and not self.data_dir:
             raise InputError(f"benchmark {self.benchmark!r} needs --data-dir (its download)")
         if self.data_dir and not Path(self.data_dir).is_dir():
@@ -101,16 +124,14 @@ def evaluate(
         vlm,
         max_new_tokens=config.max_new_tokens,
         batch_size=batch_size,
-        caption_tokens=config.caption_tokens,
-        captions=config.captions,
-        direction=Path(config.direction) if config.direction else None,
+        **config.defense_kwargs(),
     )
     config.defense_settings = defense.settings()
     out.mkdir(parents=True, exist_ok=True)
     cfg_path = out / CONFIG
     if cfg_path.is_file():
         config.check_same(json.loads(cfg_path.read_text(encoding="utf-8")), out)
-    cfg_path.write_text(json.dumps(asdict(config), indent=2), encoding="utf-8")
+    cfg_path.write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
     notes = defense.setup(out, items, seed=config.seed)
     done = done_ids(out / RECORDS)
     todo = [it for it in items if it.id not in done]

@@ -1,11 +1,13 @@
-"""Family registry: config.model_type -> adapter class.
+"""Family registry: family name -> adapter class, and config.model_type -> adapter class.
 
 To add a family: write `models/<family>.py` with an `Adapter` subclass (set `family`,
 `model_types`, override what differs), a tiny-checkpoint builder in `models/tiny.py`,
-and one line in `_ADAPTERS` below.
+and one line in `FAMILIES` below (see CONTRIBUTING.md).
 """
 
 from __future__ import annotations
+
+from typing import Final
 
 from shiftdc.errors import ShiftDCError
 from shiftdc.models.base import Adapter
@@ -15,42 +17,47 @@ from shiftdc.models.llava import LlavaAdapter
 from shiftdc.models.llava_next import LlavaNextAdapter
 from shiftdc.models.paligemma import PaliGemmaAdapter
 from shiftdc.models.qwen2_vl import Qwen2VLAdapter
+from shiftdc.registry import lookup
 
-_ADAPTERS: list[type[Adapter]] = [
-    LlavaAdapter,
-    LlavaNextAdapter,
-    Qwen2VLAdapter,
-    Idefics3Adapter,
-    Gemma3Adapter,
-    PaliGemmaAdapter,
-]
+#: the names users pass (`make-tiny-model --family`, `demo --family`); Qwen2.5-VL is served
+#: by the Qwen2-VL adapter, so its loaded VLM reports family "qwen2_vl"
+FAMILIES: Final[dict[str, type[Adapter]]] = {
+    "llava": LlavaAdapter,
+    "llava_next": LlavaNextAdapter,
+    "qwen2_vl": Qwen2VLAdapter,
+    "qwen2_5_vl": Qwen2VLAdapter,
+    "idefics3": Idefics3Adapter,
+    "gemma3": Gemma3Adapter,
+    "paligemma": PaliGemmaAdapter,
+}
 
 
 def families() -> list[str]:
-    """Names of the supported families."""
-    return [a.family for a in _ADAPTERS]
+    """Names of the supported families (the keys of FAMILIES)."""
+    return list(FAMILIES)
+
+
+def _adapters() -> list[type[Adapter]]:
+    """Each adapter class once, in registry order."""
+    return list(dict.fromkeys(FAMILIES.values()))
 
 
 def adapter_for_model_type(model_type: str) -> type[Adapter]:
     """The adapter class for a transformers `config.model_type`."""
-    for cls in _ADAPTERS:
+    for cls in _adapters():
         if model_type in cls.model_types:
             return cls
-    supported = ", ".join(f"{a.family} ({'/'.join(a.model_types)})" for a in _ADAPTERS)
+    supported = ", ".join(f"{a.family} ({'/'.join(a.model_types)})" for a in _adapters())
     raise UnsupportedModelError(
         f"model_type {model_type!r} is not supported. Supported families: {supported}. "
         "To add one, write a small Adapter subclass in shiftdc/models/<family>.py and "
-        "register it in shiftdc/models/registry.py (see CONTRIBUTING in the README)."
+        "register it in FAMILIES in shiftdc/models/registry.py (see CONTRIBUTING.md)."
     )
 
 
 def adapter_for_family(family: str) -> type[Adapter]:
-    for cls in _ADAPTERS:
-        if cls.family == family:
-            return cls
-    raise UnsupportedModelError(
-        f"unknown family {family!r}; choose one of: {', '.join(families())}"
-    )
+    """The adapter class registered as `family` (UnknownNameError lists the families)."""
+    return lookup(FAMILIES, family, "family")
 
 
 class UnsupportedModelError(ShiftDCError, ValueError):

@@ -1,9 +1,9 @@
 """Tiny random checkpoints, one builder per family, saved with save_pretrained.
 
 They load through `load_vlm(DIR)` exactly like a hub model and need no network. They
-show mechanics, not behaviour: their weights are random. Builders are keyed by
-`config.model_type`, so a family with several (qwen2_vl: Qwen2-VL and Qwen2.5-VL) has
-one builder for each. Every one has a 4-layer, 32-wide text decoder, images of a few
+show mechanics, not behaviour: their weights are random. BUILDERS has one builder for
+each name of `models.registry.families()` (Qwen2-VL and Qwen2.5-VL each have one).
+Every one has a 4-layer, 32-wide text decoder, images of a few
 pixels giving a handful of image tokens, and its family's real processor class with a
 chat template.
 """
@@ -17,6 +17,7 @@ import torch
 
 from shiftdc.models.processing import image_only, video_backend_available
 from shiftdc.models.tiny_common import chat_template, word_tokenizer
+from shiftdc.registry import lookup
 
 # Small text decoder shared by the families (sizes tuned for fast CPU tests).
 TEXT = dict(
@@ -38,7 +39,42 @@ def _special_ids(tok) -> dict[str, int]:
     )
 
 
-def _llava(out: Path) -> None:
+def _save(out: Path, model, processor) -> None:
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+
+
+def _llava_like(
+    out: Path, classes: tuple, image_processor, text: dict, vision: dict, **cfg
+) -> None:
+    """A LLaVA-style checkpoint: llama decoder, CLIP tower, one `<image>` placeholder.
+
+    `classes` is (config, model, processor); `cfg` adds family-specific config fields.
+    """
+    config_cls, model_cls, processor_cls = classes
+    tok = word_tokenizer(["<image>"])
+    config = config_cls(
+        text_config=dict(model_type="llama", **text, **_special_ids(tok)),
+        vision_config=vision,
+        image_token_index=tok.convert_tokens_to_ids("<image>"),
+        vision_feature_select_strategy="default",
+        vision_feature_layer=-1,
+        **cfg,
+    )
+    processor = processor_cls(
+        image_processor=image_processor,
+        tokenizer=tok,
+        patch_size=vision["patch_size"],
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        chat_template=chat_template("<image>"),
+    )
+    _save(out, model_cls(config), processor)
+
+
+def llava_checkpoint(out: Path, text: dict, vision: dict) -> None:
+    """Save a random LLaVA of the given text and CLIP vision config (square images of
+    `vision["image_size"]` pixels) with the offline tokenizer and chat template."""
     from transformers import (
         CLIPImageProcessor,
         LlavaConfig,
@@ -46,28 +82,16 @@ def _llava(out: Path) -> None:
         LlavaProcessor,
     )
 
-    tok = word_tokenizer(["<image>"])
-    cfg = LlavaConfig(
-        text_config=dict(model_type="llama", **TEXT, **_special_ids(tok)),
-        vision_config=_vision("clip_vision_model", image_size=8, patch_size=2),
-        image_token_index=tok.convert_tokens_to_ids("<image>"),
-        vision_feature_select_strategy="default",
-        vision_feature_layer=-1,
-    )
-    model = LlavaForConditionalGeneration(cfg)
+    size = vision["image_size"]
     image_processor = CLIPImageProcessor(
-        size={"shortest_edge": 8}, crop_size={"height": 8, "width": 8}
+        size={"shortest_edge": size}, crop_size={"height": size, "width": size}
     )
-    processor = LlavaProcessor(
-        image_processor=image_processor,
-        tokenizer=tok,
-        patch_size=2,
-        vision_feature_select_strategy="default",
-        num_additional_image_tokens=1,
-        chat_template=chat_template("<image>"),
-    )
-    model.save_pretrained(out)
-    processor.save_pretrained(out)
+    classes = (LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor)
+    _llava_like(out, classes, image_processor, text, vision)
+
+
+def _llava(out: Path) -> None:
+    llava_checkpoint(out, TEXT, _vision("clip_vision_model", image_size=8, patch_size=2))
 
 
 def _vision(model_type: str, image_size: int, patch_size: int) -> dict:
@@ -92,33 +116,21 @@ def _llava_next(out: Path) -> None:
     )
 
     # 4x4 tiles of 2x2-pixel patches: 4 base tokens + a few tokens per high-res tile row
-    tok = word_tokenizer(["<image>"])
     pinpoints = [[4, 8], [8, 4]]
-    cfg = LlavaNextConfig(
-        text_config=dict(model_type="llama", **TEXT, **_special_ids(tok)),
-        vision_config=_vision("clip_vision_model", image_size=4, patch_size=2),
-        image_token_index=tok.convert_tokens_to_ids("<image>"),
-        image_grid_pinpoints=pinpoints,
-        vision_feature_select_strategy="default",
-        vision_feature_layer=-1,
-        image_seq_length=4,
-    )
-    model = LlavaNextForConditionalGeneration(cfg)
     image_processor = LlavaNextImageProcessorPil(
         size={"shortest_edge": 4},
         crop_size={"height": 4, "width": 4},
         image_grid_pinpoints=pinpoints,
     )
-    processor = LlavaNextProcessor(
-        image_processor=image_processor,
-        tokenizer=tok,
-        patch_size=2,
-        vision_feature_select_strategy="default",
-        num_additional_image_tokens=1,
-        chat_template=chat_template("<image>"),
+    _llava_like(
+        out,
+        (LlavaNextConfig, LlavaNextForConditionalGeneration, LlavaNextProcessor),
+        image_processor,
+        TEXT,
+        _vision("clip_vision_model", image_size=4, patch_size=2),
+        image_grid_pinpoints=pinpoints,
+        image_seq_length=4,
     )
-    model.save_pretrained(out)
-    processor.save_pretrained(out)
 
 
 QWEN_SPECIALS = ["<|vision_start|>", "<|image_pad|>", "<|vision_end|>", "<|video_pad|>"]
@@ -185,8 +197,7 @@ def _qwen_vl(out: Path, version: str) -> None:
         processor = proc_cls(image_processor, tok, video, chat_template=template)
     else:
         processor = image_only(proc_cls)(image_processor, tok, chat_template=template)
-    model.save_pretrained(out)
-    processor.save_pretrained(out)
+    _save(out, model, processor)
 
 
 def _qwen2_vl(out: Path) -> None:
@@ -234,8 +245,7 @@ def _idefics3(out: Path) -> None:
         image_seq_len=4,
         chat_template=chat_template("<image>"),
     )
-    model.save_pretrained(out)
-    processor.save_pretrained(out)
+    _save(out, model, processor)
 
 
 def _gemma3(out: Path) -> None:
@@ -275,8 +285,7 @@ def _gemma3(out: Path) -> None:
         image_seq_length=4,
         chat_template=chat_template(boi),
     )
-    model.save_pretrained(out)
-    processor.save_pretrained(out)
+    _save(out, model, processor)
 
 
 def _paligemma(out: Path) -> None:
@@ -307,8 +316,7 @@ def _paligemma(out: Path) -> None:
         hidden_size=TEXT["hidden_size"],
     )
     model = PaliGemmaForConditionalGeneration(cfg)
-    model.save_pretrained(out)
-    processor.save_pretrained(out)
+    _save(out, model, processor)
 
 
 BUILDERS: dict[str, Callable[[Path], None]] = {
@@ -323,13 +331,10 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
 
 
 def make_tiny_model(family: str, out: str | Path, seed: int = 0) -> Path:
-    """Build and save a tiny random checkpoint of `family` (a key of BUILDERS) into `out`."""
-    if family not in BUILDERS:
-        raise ValueError(
-            f"no tiny builder for family {family!r}; available: {', '.join(sorted(BUILDERS))}"
-        )
+    """Build and save a tiny random checkpoint of `family` (one of `families()`) into `out`."""
+    builder = lookup(BUILDERS, family, "family")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    BUILDERS[family](out)
+    builder(out)
     return out

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from shiftdc.data import builtin_items
-from shiftdc.eval.defenses import get_defense
+from shiftdc.eval.defenses import get_defense, options_for
 from shiftdc.eval.judges import get_judge
 from shiftdc.eval.judges.base import judge_records
 from shiftdc.eval.metrics import bootstrap_ci, rate
@@ -147,9 +147,12 @@ def run_condition(vlm, cond: Condition, items: list[Any], out: Path, opts: dict)
         vlm,
         max_new_tokens=opts["max_new_tokens"],
         batch_size=opts["batch_size"],
-        caption_tokens=opts["caption_tokens"],
-        captions=cond.captions,
-        direction=opts.get("direction"),
+        **options_for(
+            cond.defense,
+            caption_tokens=opts["caption_tokens"],
+            captions=cond.captions,
+            direction=opts.get("direction"),
+        ),
     )
     notes = defense.setup(run, items, seed=opts["seed"])
     if cond.defense != "none" and opts.get("direction") is None:

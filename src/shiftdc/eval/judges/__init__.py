@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from shiftdc.errors import InputError
 from shiftdc.eval.judges.base import Judge, Verdict, judge_records
 from shiftdc.eval.judges.keyword import REFUSAL_PHRASES, KeywordJudge, find_refusal_phrases
 from shiftdc.eval.judges.llm import LLMJudge
 from shiftdc.eval.judges.templates import TEMPLATES
+from shiftdc.registry import lookup
 
 JUDGES: dict[str, Callable[..., Judge]] = {
     "keyword": KeywordJudge,
@@ -23,9 +23,7 @@ JUDGES: dict[str, Callable[..., Judge]] = {
 
 def get_judge(name: str, **options: Any) -> Judge:
     """Build the judge registered as `name` with its options (e.g. model=..., template=...)."""
-    if name not in JUDGES:
-        raise InputError(f"unknown judge {name!r}; valid judges: {', '.join(sorted(JUDGES))}")
-    return JUDGES[name](**options)
+    return lookup(JUDGES, name, "judge")(**options)
 
 
 __all__ = [
