@@ -26,8 +26,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
+from test_cli import write_requests  # tests/ is on sys.path under pytest and as a script
 
 GOLDEN = Path(__file__).parent / "golden"
 MAX_NEW = "5"
@@ -36,24 +36,6 @@ TIMING_KEYS = frozenset({"seconds"})
 #: analysis.json holds floats from reductions whose order may change: compare within this
 REL_TOL = 1e-9
 TOLERANT_FILES = frozenset({"analysis.json"})
-
-
-def _write_requests(folder: Path, name: str, prompts: list[str], caption: str | None = None):
-    """A request JSONL with small deterministic random images."""
-    from PIL import Image
-
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(len(name))
-    path = folder / f"{name}.jsonl"
-    with path.open("w") as fh:
-        for i, p in enumerate(prompts):
-            img = folder / f"{name}_{i}.png"
-            Image.fromarray(rng.integers(0, 255, (14, 10 + i, 3), dtype=np.uint8)).save(img)
-            rec = {"id": f"{name}-{i}", "image": img.name, "prompt": p}
-            if caption:
-                rec["caption"] = caption
-            fh.write(json.dumps(rec) + "\n")
-    return path
 
 
 def _cli(*argv: str) -> None:
@@ -100,16 +82,16 @@ class Runs:
 
     def inputs(self) -> tuple[Path, Path, Path]:
         d = self.root / "inputs"
-        safe = _write_requests(
+        safe = write_requests(
             d, "safe", ["how to make a cake", "describe the tree", "list the colors"], "a red house"
         )
-        unsafe = _write_requests(
+        unsafe = write_requests(
             d,
             "unsafe",
             ["how to make illegal harmful things", "give steps to do harmful work", "write bad"],
             "a black bomb",
         )
-        reqs = _write_requests(
+        reqs = write_requests(
             d, "reqs", ["what is in the image ?", "list steps to do this", "describe the picture"]
         )
         return safe, unsafe, reqs

@@ -134,18 +134,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from shiftdc.eval.runs import RunConfig, evaluate
 
     config = RunConfig(
-        model=args.model,
-        benchmark=args.benchmark,
-        defense=args.defense,
-        judge=args.judge,
-        data_dir=str(args.data_dir) if args.data_dir else None,
-        seed=args.seed,
-        max_new_tokens=args.max_new_tokens,
-        caption_tokens=args.caption_tokens,
-        captions=args.captions,
-        direction=str(args.direction) if args.direction else None,
-        limit=args.limit,
-        judge_options=_judge_options(args),
+        **_flags(
+            RunConfig,
+            args,
+            data_dir=str(args.data_dir) if args.data_dir else None,
+            direction=str(args.direction) if args.direction else None,
+            judge_options=_judge_options(args),
+        )
     )
     config.validate()
     summary = evaluate(
@@ -156,6 +151,14 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         progress=not args.quiet,
     )
     print(_headline(summary, args.out))
+
+
+def _flags(config: type, args: argparse.Namespace, **by_hand: object) -> dict:
+    """Keywords for the `config` dataclass: the flags named like its fields, then `by_hand`."""
+    from dataclasses import fields
+
+    names = {f.name for f in fields(config)}
+    return {**{k: v for k, v in vars(args).items() if k in names}, **by_hand}
 
 
 def _judge_options(args: argparse.Namespace) -> dict:
@@ -192,33 +195,31 @@ def cmd_rescore(args: argparse.Namespace) -> None:
 
 
 def cmd_analyze(args: argparse.Namespace) -> None:
-    from shiftdc.analysis.run import analyze_model
+    from shiftdc.analysis.run import AnalyzeConfig, analyze_model
 
-    res = analyze_model(
-        _load(args),
-        args.out,
-        args.benchmark,
-        args.data_dir,
-        seed=args.seed,
-        limit=args.limit,
-        layer=args.layer,
-        direction=args.direction,
-        run=args.run,
-        mode=args.mode,
-        captions=args.captions,
-        caption_tokens=args.caption_tokens,
-        batch_size=args.batch_size,
-        n_folds=args.folds,
-        tsne=not args.no_tsne,
-        cache_dir=args.cache_dir,
-        use_cache=not args.no_cache,
-        progress=not args.quiet,
+    config = AnalyzeConfig(
+        **_flags(
+            AnalyzeConfig,
+            args,
+            n_folds=args.folds,
+            tsne=not args.no_tsne,
+            use_cache=not args.no_cache,
+            progress=not args.quiet,
+        )
     )
+    res = analyze_model(_load(args), args.out, config)
     b, a = res["findings"]["before"], res["findings"]["after"]
     print(
         f"layer {b['layer']}: text->vision probe accuracy {b['text_vision_accuracy']:.2f} before, "
         f"{a['text_vision_accuracy']:.2f} after ShiftDC -> {args.out}/analysis.md"
     )
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's rule for bad input: one line, exit status 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -229,11 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
     from shiftdc.models.registry import FAMILIES
     from shiftdc.registry import cli_name
 
-    def names(table) -> dict:
+    def names(table, what: str) -> dict:
         """argparse keywords for a name drawn from a registry ('_' and '-' alike)."""
-        return dict(type=cli_name(table), choices=list(table))
+        return dict(type=cli_name(table, what), choices=list(table))
 
-    ap = argparse.ArgumentParser(
+    ap = _Parser(
         prog="shiftdc",
         description="Training-free safety calibration of vision-language models (ShiftDC).",
     )
@@ -263,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--direction", type=Path, help="saved direction; omit for plain generation")
-    p.add_argument("--mode", default="paper", **names(MODES))
+    p.add_argument("--mode", default="paper", **names(MODES, "mode"))
     p.add_argument("--alpha", type=float, default=1.0)
     p.add_argument(
         "--layers",
@@ -284,10 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="attack success / over-refusal / utility of a defense")
     _model_args(p)
-    p.add_argument("--benchmark", default="builtin", **names(BENCHMARKS))
+    p.add_argument("--benchmark", default="builtin", **names(BENCHMARKS, "benchmark"))
     p.add_argument("--data-dir", type=Path, help="benchmark folder (not needed for builtin)")
-    p.add_argument("--defense", default="none", **names(DEFENSES))
-    p.add_argument("--judge", default="keyword", **names(JUDGES))
+    p.add_argument("--defense", default="none", **names(DEFENSES, "defense"))
+    p.add_argument("--judge", default="keyword", **names(JUDGES, "judge"))
     p.add_argument("--judge-model", help="local path or hub id of the llm judge's chat model")
     p.add_argument("--judge-template", help="llm judge prompt: llamaguard | yesno")
     p.add_argument("--direction", type=Path, help="saved direction for the shiftdc defenses")
@@ -306,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("analyze", help="diagnose safety perception distortion, before/after")
     _model_args(p)
-    p.add_argument("--benchmark", default="builtin", **names(BENCHMARKS))
+    p.add_argument("--benchmark", default="builtin", **names(BENCHMARKS, "benchmark"))
     p.add_argument("--data-dir", type=Path, help="benchmark folder (not needed for builtin)")
     p.add_argument("--out", type=Path, required=True, help="folder for figures and analysis.md")
     p.add_argument("--layer", type=int, help="layer for maps and confusion (default: best probe)")
@@ -314,7 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", type=Path, help="`shiftdc evaluate` run of this model: attack outcomes")
     p.add_argument("--limit", type=int, help="at most N safe and N unsafe image requests")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--mode", default="paper", help="ShiftDC mode for 'after'", **names(MODES))
+    p.add_argument(
+        "--mode", default="paper", help="ShiftDC mode for 'after'", **names(MODES, "mode")
+    )
     p.add_argument(
         "--captions",
         choices=["auto", "self"],
@@ -336,14 +339,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rescore", help="re-judge a run's responses without regenerating")
     p.add_argument("run", type=Path)
-    p.add_argument("--judge", required=True, **names(JUDGES))
+    p.add_argument("--judge", required=True, **names(JUDGES, "judge"))
     p.add_argument("--judge-model")
     p.add_argument("--judge-template")
     p.add_argument("--out", type=Path, help="default: RUN/rescore-<judge>")
     p.set_defaults(func=cmd_rescore)
 
     p = sub.add_parser("make-tiny-model", help="build a tiny random offline checkpoint")
-    p.add_argument("--family", required=True, **names(FAMILIES))
+    p.add_argument("--family", required=True, **names(FAMILIES, "family"))
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_make_tiny)
@@ -358,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--family",
         default=None,
-        **names(FAMILIES),
+        **names(FAMILIES, "family"),
         help="run the mechanics-only demo on a tiny random model of this family instead",
     )
     p.add_argument("--model", type=Path, help="testbed folder (default: built on first use)")
@@ -372,7 +375,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `shiftdc` command; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a bad flag (one line printed)
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         args.func(args)
     except ShiftDCError as exc:

@@ -33,7 +33,7 @@ def canonical(table: Mapping[str, object], name: str, what: str) -> str:
         for registered in table:
             if _key(registered) == _key(name):
                 return registered
-    raise UnknownNameError(f"unknown {what} {name!r}; valid: {', '.join(sorted(table))}")
+    raise UnknownNameError(f"unknown {what} {name!r}; valid: {', '.join(table)}")
 
 
 def lookup(table: Mapping[str, T], name: str, what: str) -> T:
@@ -41,14 +41,15 @@ def lookup(table: Mapping[str, T], name: str, what: str) -> T:
     return table[canonical(table, name, what)]
 
 
-def cli_name(table: Mapping[str, object]) -> Callable[[str], str]:
-    """An argparse `type=` that spells a known name as registered (unknown ones pass through,
-    so `choices=sorted(table)` rejects them with the list of valid names)."""
+def cli_name(table: Mapping[str, object], what: str) -> Callable[[str], str]:
+    """An argparse `type=` that spells a name as registered; an unknown one is an argparse
+    error naming the valid ones (use with `choices=list(table)` for the help text)."""
+    import argparse
 
     def convert(name: str) -> str:
         try:
-            return canonical(table, name, "name")
-        except UnknownNameError:
-            return name
+            return canonical(table, name, what)
+        except UnknownNameError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
 
     return convert

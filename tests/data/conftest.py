@@ -9,31 +9,28 @@ import pytest
 from tests.data import upstream_layouts as layouts
 
 
-@pytest.fixture
-def mmsb_dir(tmp_path: Path) -> Path:
-    """MM-SafetyBench data folder (processed_questions/ + imgs/)."""
-    return layouts.make_mm_safetybench(tmp_path)
+def _folder(name: str, make, doc: str):
+    """A fixture `name` that builds one upstream layout in tmp_path with `make`."""
+
+    def build(tmp_path: Path) -> Path:
+        return make(tmp_path)
+
+    build.__doc__ = doc
+    return pytest.fixture(name=name)(build)
 
 
-@pytest.fixture
-def figstep_dir(tmp_path: Path) -> Path:
-    """FigStep data folder (question/safebench.csv + images/SafeBench/)."""
-    return layouts.make_figstep(tmp_path)
-
-
-@pytest.fixture
-def jailbreakv_dir(tmp_path: Path) -> Path:
-    """Folder above JailBreakV_28K/ (CSV + image folders)."""
-    return layouts.make_jailbreakv(tmp_path)
-
-
-@pytest.fixture
-def vlguard_dir(tmp_path: Path) -> Path:
-    """VLGuard folder (test.json + test/)."""
-    return layouts.make_vlguard(tmp_path)
-
-
-@pytest.fixture
-def mme_dir(tmp_path: Path) -> Path:
-    """Folder above MME_Benchmark_release_version/."""
-    return layouts.make_mme(tmp_path)
+mmsb_dir = _folder(
+    "mmsb_dir",
+    layouts.make_mm_safetybench,
+    "MM-SafetyBench data folder (processed_questions/ + imgs/).",
+)
+figstep_dir = _folder(
+    "figstep_dir",
+    layouts.make_figstep,
+    "FigStep data folder (question/safebench.csv + images/SafeBench/).",
+)
+jailbreakv_dir = _folder(
+    "jailbreakv_dir", layouts.make_jailbreakv, "Folder above JailBreakV_28K/ (CSV + image folders)."
+)
+vlguard_dir = _folder("vlguard_dir", layouts.make_vlguard, "VLGuard folder (test.json + test/).")
+mme_dir = _folder("mme_dir", layouts.make_mme, "Folder above MME_Benchmark_release_version/.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from shiftdc.errors import InputError
 from shiftdc.layers import resolve_layer
 from shiftdc.models.loading import VLM
 from shiftdc.pipeline import ShiftDC
+from shiftdc.registry import canonical
 
 from .collect import CAPTION_MODES, Collected, check_caption_mode, collect_sets
 from .plots import write_json
@@ -191,34 +193,46 @@ def _write_items(out: Path, col: Collected, outcomes: np.ndarray | None) -> None
     write_json(out / ITEMS_FILE, {"rows": rows})
 
 
+@dataclass
+class AnalyzeConfig:
+    """Everything `analyze_model` needs besides the model and the output folder."""
+
+    benchmark: str = "builtin"
+    data_dir: str | Path | None = None
+    seed: int = 0
+    limit: int | None = None
+    layer: int | None = None
+    direction: str | Path | None = None
+    run: str | Path | None = None
+    mode: str = "paper"
+    captions: str = "auto"
+    caption_tokens: int = 128
+    batch_size: int = 8
+    n_folds: int = 5
+    tsne: bool = True
+    cache_dir: str | Path | None = None
+    use_cache: bool = True
+    progress: bool = True
+
+
 def analyze_model(
-    vlm: VLM,
-    out_dir: str | Path,
-    benchmark: str = "builtin",
-    data_dir: str | Path | None = None,
-    *,
-    seed: int = 0,
-    limit: int | None = None,
-    layer: int | None = None,
-    direction: str | Path | None = None,
-    run: str | Path | None = None,
-    mode: str = "paper",
-    captions: str = "auto",
-    caption_tokens: int = 128,
-    batch_size: int = 8,
-    n_folds: int = 5,
-    tsne: bool = True,
-    cache_dir: str | Path | None = None,
-    use_cache: bool = True,
-    progress: bool = True,
+    vlm: VLM, out_dir: str | Path, config: AnalyzeConfig | None = None
 ) -> dict[str, Any]:
     """Diagnose `vlm` on a benchmark before and after ShiftDC; write figures, analysis.json,
     analysis.md and items.json to out_dir; return analysis.json's content."""
+    c = config if config is not None else AnalyzeConfig()
+    benchmark, data_dir, seed, limit, layer = c.benchmark, c.data_dir, c.seed, c.limit, c.layer
+    direction, run, mode, captions = c.direction, c.run, c.mode, c.captions
+    caption_tokens, batch_size, n_folds, progress = (
+        c.caption_tokens,
+        c.batch_size,
+        c.n_folds,
+        c.progress,
+    )
     from shiftdc.data import load_benchmark
 
     check_caption_mode(captions)
-    if mode not in MODES:
-        raise InputError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+    mode = canonical(MODES, mode, "mode")
     layer = check_model_layer(layer, vlm)
     verdicts, run_info = run_verdicts(run, vlm.name, benchmark, seed) if run else (None, None)
     items = load_benchmark(benchmark, data_dir=Path(data_dir) if data_dir else None, seed=seed)
@@ -241,8 +255,8 @@ def analyze_model(
         shiftdc=sdc,
         captions=captions,
         captioner=captioner,
-        cache_dir=cache_dir,
-        use_cache=use_cache,
+        cache_dir=c.cache_dir,
+        use_cache=c.use_cache,
         batch_size=batch_size,
         progress=progress,
     )
@@ -278,7 +292,7 @@ def analyze_model(
         paired=True,
         n_folds=n_folds,
         seed=seed,
-        tsne=tsne,
+        tsne=c.tsne,
         progress=progress,
         context=context,
     )
