@@ -7,12 +7,17 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors.torch import load_file, save_file
 
 from shiftdc.captions import Captioner, default_cache_dir
+
+if TYPE_CHECKING:
+    from shiftdc.data.item import EvalItem
+    from shiftdc.models.loading import VLM
+
 
 FORMAT = 1
 TENSORS_FILE = "activations.safetensors"
@@ -30,13 +35,13 @@ def _digest(obj: object, n: int = 16) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:n]
 
 
-def items_digest(items: Sequence[Any]) -> str:
+def items_digest(items: Sequence[EvalItem]) -> str:
     """Hash of what decides an item's inputs: id, prompt, given caption and labels."""
     return _digest([[it.id, it.prompt, it.caption, it.labels()] for it in items])
 
 
 def before_key(
-    vlm: Any, groups: Mapping[str, Sequence[Any]], captions: str, captioner: Captioner
+    vlm: VLM, groups: Mapping[str, Sequence[EvalItem]], captions: str, captioner: Captioner
 ) -> dict[str, Any]:
     """Cache key of the four sets: model fingerprint and dtype, item ids and data, captions."""
     self_captioned = any(

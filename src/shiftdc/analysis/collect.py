@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -28,6 +28,10 @@ from shiftdc.sample import Sample
 
 from .cache import ActivationCache, after_key, before_key
 from .sets import ActivationSets
+
+if TYPE_CHECKING:
+    from shiftdc.data.item import EvalItem
+
 
 CAPTION_MODES: dict[str, str] = {
     "auto": "ground-truth caption where the item has one, else the model's self-caption",
@@ -57,12 +61,12 @@ def check_caption_mode(captions: str) -> str:
     return captions
 
 
-def item_caption(item: Any, captions: str) -> str | None:
+def item_caption(item: EvalItem, captions: str) -> str | None:
     """The ground-truth caption used for `item` under `captions`, or None for a self-caption."""
     return item.caption if captions == "auto" else None
 
 
-def load_sample(item: Any) -> Sample:
+def load_sample(item: EvalItem) -> Sample:
     """The item as a Sample with its image loaded; InputError naming the item otherwise."""
     from shiftdc.data import ImageLoadError
 
@@ -107,7 +111,7 @@ def _captions(samples: list[Sample], given: list[str | None], captioner: Caption
 
 def _collect_kind(
     vlm: VLM,
-    items: Sequence[Any],
+    items: Sequence[EvalItem],
     given: list[str | None],
     captioner: Captioner,
     sdc: ShiftDC | None,
@@ -133,7 +137,7 @@ def _collect_kind(
     return {k: torch.cat(v, 0) for k, v in parts.items() if v}, used
 
 
-def _check_groups(safe: Sequence[Any], unsafe: Sequence[Any]) -> None:
+def _check_groups(safe: Sequence[EvalItem], unsafe: Sequence[EvalItem]) -> None:
     """Both groups non-empty, ids unique across them."""
     for name, group in (("safe", safe), ("unsafe", unsafe)):
         if not group:
@@ -146,8 +150,8 @@ def _check_groups(safe: Sequence[Any], unsafe: Sequence[Any]) -> None:
 
 def collect_sets(
     vlm: VLM,
-    safe: Sequence[Any],
-    unsafe: Sequence[Any],
+    safe: Sequence[EvalItem],
+    unsafe: Sequence[EvalItem],
     *,
     shiftdc: ShiftDC | None = None,
     captions: str = "auto",
@@ -204,7 +208,7 @@ def collect_sets(
 
 def _run(
     vlm: VLM,
-    groups: dict[str, list[Any]],
+    groups: dict[str, list[EvalItem]],
     given: dict[str, list[str | None]],
     captioner: Captioner,
     sdc: ShiftDC | None,
@@ -243,7 +247,7 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
 
 
 def _assemble(
-    groups: dict[str, list[Any]],
+    groups: dict[str, list[EvalItem]],
     before: dict[str, torch.Tensor],
     after: dict[str, torch.Tensor] | None,
     meta: dict[str, Any],

@@ -13,7 +13,7 @@ import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,16 +31,20 @@ from .plots import write_json
 from .probes import check_probe_counts
 from .report import analyze_arrays
 
+if TYPE_CHECKING:
+    from shiftdc.data.item import EvalItem
+
+
 ITEMS_FILE = "items.json"
 
 
 def select_items(
-    items: Sequence[Any],
+    items: Sequence[EvalItem],
     limit: int | None = None,
     seed: int = 0,
     benchmark: str = "",
     judged: Collection[str] | None = None,
-) -> tuple[list[Any], list[Any]]:
+) -> tuple[list[EvalItem], list[EvalItem]]:
     """(safe, unsafe): benign and harmful items with images, each capped at `limit`.
 
     With `judged` (ids an evaluation run has verdicts for) and a limit, unsafe items are
@@ -160,7 +164,7 @@ def run_outcomes(
 def get_direction(
     vlm: VLM,
     direction: str | Path | None,
-    analysed: Sequence[Any],
+    analysed: Sequence[EvalItem],
     out_dir: Path,
     seed: int,
     batch_size: int,
