@@ -100,3 +100,30 @@ def test_calibration_removes_exactly_the_safety_component(planted):
     set_level = calibrate_arrays(vl, tt, s, paired=False)
     m_after = set_level.mean(0) - tt.mean(0)
     np.testing.assert_allclose(component_along(m_after, s), 0.0, atol=1e-9)
+
+
+def test_shift_geometry_through_core_matches_a_numpy_reference():
+    """analysis.shift calls shiftdc.core; compare with the plain numpy formulas."""
+    from shiftdc.analysis.shift import (
+        calibrate_arrays,
+        component_along,
+        project_on,
+        safety_direction,
+    )
+
+    rng = np.random.default_rng(0)
+    tt_safe, tt_unsafe = rng.normal(size=(5, 3, 8)), rng.normal(size=(4, 3, 8))
+    vl, tt = rng.normal(size=(4, 3, 8)), rng.normal(size=(4, 3, 8))
+    s = tt_safe.mean(0) - tt_unsafe.mean(0)
+    s[1] = 0.0  # a zero direction row stays zero
+    np.testing.assert_allclose(safety_direction(tt_safe, tt_unsafe)[0], s[0], rtol=1e-12)
+    m = vl - tt
+    unit = np.divide(s, np.linalg.norm(s, axis=-1, keepdims=True), out=np.zeros_like(s),
+                     where=np.linalg.norm(s, axis=-1, keepdims=True) > 0)  # fmt: skip
+    comp = (m * unit).sum(-1)
+    np.testing.assert_allclose(component_along(m, s), comp, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(project_on(m, s), comp[..., None] * unit, rtol=1e-12, atol=1e-15)
+    expected = vl.copy()
+    expected[:, [0, 2]] -= 0.5 * comp[:, [0, 2], None] * unit[[0, 2]]
+    got = calibrate_arrays(vl, tt, s, alpha=0.5, layers=[0, 2])
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
