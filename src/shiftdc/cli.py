@@ -225,11 +225,11 @@ def cmd_analyze(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from shiftdc.core import MODES
     from shiftdc.data import BENCHMARKS
     from shiftdc.eval.defenses import DEFENSES
     from shiftdc.eval.judges import JUDGES
     from shiftdc.models.tiny import BUILDERS
+    from shiftdc.modes import MODES
 
     benchmarks = list(BENCHMARKS)
 

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from shiftdc.captions import Captioner
-from shiftdc.core import MODES
 from shiftdc.direction import SafetyDirection
 from shiftdc.errors import InputError
 from shiftdc.models.loading import VLM
+from shiftdc.modes import MODES
 from shiftdc.pipeline import ShiftDC
 
 from .collect import CAPTION_MODES, Collected, check_caption_mode, collect_sets
