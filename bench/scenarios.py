@@ -15,9 +15,9 @@ from bench.measure import memory_method, peak_bytes, pin_allocator, side_by_side
 from bench.naive import naive_pipeline
 from shiftdc.captions import Captioner
 from shiftdc.direction import SafetyDirection
-from shiftdc.generation import to_device
+from shiftdc.generation import generate_plain, to_device
 from shiftdc.models.loading import VLM
-from shiftdc.pipeline import ShiftDC, generate_plain
+from shiftdc.pipeline import ShiftDC
 from shiftdc.sample import Sample
 
 QUERIES = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shiftdc.cli import build_parser, main
-from shiftdc.core import MODES
+from shiftdc.modes import MODES
 from shiftdc.data import BENCHMARKS, UnknownBenchmarkError, get_loader
 from shiftdc.errors import InputError
 from shiftdc.eval.defenses import DEFENSES, Defense, defense_options, get_defense

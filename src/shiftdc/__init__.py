@@ -13,7 +13,7 @@ _EXPORTS = {
     "SafetyDirection": "shiftdc.direction",
     "Captioner": "shiftdc.captions",
     "ShiftDC": "shiftdc.pipeline",
-    "generate_plain": "shiftdc.pipeline",
+    "generate_plain": "shiftdc.generation",
     "Sample": "shiftdc.sample",
     "make_tiny_model": "shiftdc.models.tiny",
 }

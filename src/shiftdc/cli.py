@@ -223,11 +223,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from shiftdc.core import MODES
     from shiftdc.data import BENCHMARKS
     from shiftdc.eval.defenses import DEFENSES
     from shiftdc.eval.judges import JUDGES
     from shiftdc.models.registry import FAMILIES
+    from shiftdc.modes import MODES
     from shiftdc.registry import cli_name
 
     def names(table, what: str) -> dict:

@@ -11,9 +11,10 @@ from matplotlib.figure import Figure
 
 from shiftdc.captions import Captioner
 from shiftdc.direction import SafetyDirection
+from shiftdc.generation import generate_plain
 from shiftdc.models import load_vlm
 from shiftdc.models.tiny import make_tiny_model
-from shiftdc.pipeline import ShiftDC, ShiftResult, generate_plain
+from shiftdc.pipeline import ShiftDC, ShiftResult
 
 NOTICE = (
     "This demo runs a tiny model with RANDOM weights, built offline. It shows the mechanics "

@@ -18,7 +18,7 @@ from shiftdc.errors import DirectionMismatchError, InputError
 from shiftdc.generation import text_activations
 from shiftdc.layers import parse_spec, resolve_layers
 from shiftdc.models.loading import VLM
-from shiftdc.sample import Sample
+from shiftdc.sample import Sample, captions_per_sample
 
 TENSORS_FILE = "direction.safetensors"
 META_FILE = "direction.json"
@@ -36,11 +36,8 @@ def text_only_prompts(
     samples: Sequence[Sample], captions: Sequence[str | None] | None
 ) -> list[str]:
     """t_tt for each sample: the query plus its caption where the sample has an image."""
-    caps = captions if captions is not None else [None] * len(samples)
-    if len(caps) != len(samples):
-        raise InputError(f"{len(caps)} captions for {len(samples)} samples")
     out = []
-    for s, c in zip(samples, caps, strict=True):
+    for s, c in zip(samples, captions_per_sample(samples, captions), strict=True):
         cap = c if c is not None else s.caption
         if s.image is not None and cap is None:
             raise InputError(f"sample {s.id!r} has an image but no caption; caption it first")

@@ -5,7 +5,7 @@ of a request agree on a token prefix (chat header + image tokens) before they di
 That prefix runs once, with the pixel values, so the image is encoded once per request;
 the caption is generated from its cache, the cache is rolled back to the prefix (or was
 forked first, where sliding-window layers cannot roll back), and the answer prompt
-continues from it (`continue_kwargs`).
+continues from it (`Adapter.forward_kwargs` builds each of these passes).
 
 In a batch each row's prefix is left-padded to the longest prefix and each row's suffix
 to the longest suffix, so padding may sit between the two. The attention mask hides it
@@ -18,18 +18,17 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
-from shiftdc.generation import (
-    cache_kwarg,
-    decode_new,
-    generation_kwargs,
-    no_logits_kwargs,
-    output_cache,
-)
-from shiftdc.models.loading import VLM
+from shiftdc.generation import decode_new, generation_kwargs, no_logits_kwargs
+
+if TYPE_CHECKING:
+    from transformers import Cache
+
+    from shiftdc.models.base import Adapter, Inputs
+    from shiftdc.models.loading import VLM
 
 
 def image_token_id(vlm: VLM) -> int | None:
@@ -52,7 +51,7 @@ def common_prefix(a: torch.Tensor, b: torch.Tensor) -> int:
     return int(diff[0]) if len(diff) else n
 
 
-def _rows(inputs: dict[str, Any], key: str) -> list[torch.Tensor]:
+def _rows(inputs: Inputs, key: str) -> list[torch.Tensor]:
     """Each row of a [B, T] input without its padding."""
     masks = inputs["attention_mask"].bool()
     return [row[m] for row, m in zip(inputs[key], masks, strict=True)]
@@ -66,11 +65,11 @@ def _left_pad(rows: list[torch.Tensor], width: int, value: int) -> torch.Tensor:
     return out
 
 
-def _seq_keys(adapter: Any, inputs: dict[str, Any]) -> list[str]:
+def _seq_keys(adapter: Adapter, inputs: Inputs) -> list[str]:
     return [k for k in adapter.SEQUENCE_KEYS if k in inputs]
 
 
-def _same_images(first: dict[str, Any], second: dict[str, Any], seq: list[str]) -> bool:
+def _same_images(first: Inputs, second: Inputs, seq: list[str]) -> bool:
     """Whether both batches carry the very same non-sequence (image) inputs."""
     other = sorted(k for k in first if k not in seq)
     if other != sorted(k for k in second if k not in seq):
@@ -85,7 +84,7 @@ def _same_images(first: dict[str, Any], second: dict[str, Any], seq: list[str]) 
     return True
 
 
-def _cuts(first: dict[str, Any], second: dict[str, Any], image_id: int) -> list[int] | None:
+def _cuts(first: Inputs, second: Inputs, image_id: int) -> list[int] | None:
     """Per row, the shared prefix length (all image tokens inside, one token left over)."""
     cuts = []
     for a, b in zip(_rows(first, "input_ids"), _rows(second, "input_ids"), strict=True):
@@ -96,9 +95,7 @@ def _cuts(first: dict[str, Any], second: dict[str, Any], image_id: int) -> list[
     return cuts
 
 
-def _splice(
-    batch: dict[str, Any], seq: list[str], cuts: list[int], width: int, pad_id: int
-) -> dict[str, Any]:
+def _splice(batch: Inputs, seq: list[str], cuts: list[int], width: int, pad_id: int) -> Inputs:
     """The batch laid out as [prefix left-padded to `width` | suffix left-padded]."""
     ids = _rows(batch, "input_ids")
     suffix = max(len(r) - c for r, c in zip(ids, cuts, strict=True))
@@ -112,8 +109,16 @@ def _splice(
     return out
 
 
-def _suffixes_even(batch: dict[str, Any], cuts: list[int]) -> bool:
+def _suffixes_even(batch: Inputs, cuts: list[int]) -> bool:
     return len({len(r) - c for r, c in zip(_rows(batch, "input_ids"), cuts, strict=True)}) == 1
+
+
+class Prefilled(NamedTuple):
+    """Prompt inputs whose first `start` columns already sit in `cache`."""
+
+    inputs: Inputs
+    cache: Cache
+    start: int
 
 
 @dataclass
@@ -121,12 +126,11 @@ class SharedPrefix:
     """Two prompt batches laid out as [padded shared prefix | padded own suffix]."""
 
     length: int  # columns of the shared (padded) prefix
-    prefix: dict[str, Any]  # forward kwargs of the prefix, with the image inputs
-    first: dict[str, Any]  # full inputs of the first batch (captions), spliced
-    second: dict[str, Any]  # full inputs of the second batch (answers), spliced
+    first: Inputs  # full inputs of the first batch (captions), spliced
+    second: Inputs  # full inputs of the second batch (answers), spliced
 
     @classmethod
-    def build(cls, vlm: VLM, first: dict[str, Any], second: dict[str, Any]) -> SharedPrefix | None:
+    def build(cls, vlm: VLM, first: Inputs, second: Inputs) -> SharedPrefix | None:
         """Split two encoded batches of the same images at their shared prefix; None if unsafe."""
         ad, image_id = vlm.adapter, image_token_id(vlm)
         seq = _seq_keys(ad, first)
@@ -146,50 +150,31 @@ class SharedPrefix:
             return None
         if pos_a is not None and not torch.equal(pos_a[..., :width], pos_b[..., :width]):
             return None  # the family's positions depend on what follows the prefix
-        prefix = {k: v[..., :width] if k in seq else v for k, v in b.items()}
-        if pos_b is not None:
-            prefix["position_ids"] = pos_b[..., :width]
-        return cls(width, prefix, a, b)
+        return cls(width, a, b)
 
-    def run_prefix(self, vlm: VLM) -> Any:
+    def run_prefix(self, vlm: VLM) -> Cache:
         """Run the shared prefix (image encoded here, once) and return its KV cache."""
-        kwargs = dict(self.prefix)
-        kwargs[cache_kwarg(vlm)] = vlm.adapter.prefix_cache()
-        return output_cache(vlm.model(**kwargs, use_cache=True, **no_logits_kwargs(vlm)))
+        cache = vlm.adapter.prefix_cache()
+        vlm.model(
+            **vlm.adapter.forward_kwargs(self.second, 0, self.length, cache),
+            **no_logits_kwargs(vlm),
+        )
+        return cache
 
-    def generate_first(self, vlm: VLM, cache: Any, max_new_tokens: int) -> list[str]:
+    def generate_first(self, vlm: VLM, cache: Cache, max_new_tokens: int) -> list[str]:
         """Greedy continuations of the first batch from the prefix cache (left as it was)."""
         fork = not rewindable(cache)
         run = copy.deepcopy(cache) if fork else cache
         batch = self.first
         ids = vlm.model.generate(
-            input_ids=batch["input_ids"],
-            attention_mask=batch["attention_mask"],
-            **vlm.adapter.cached_generate_kwargs(batch),
-            **{cache_kwarg(vlm): run},
-            **generation_kwargs(vlm, max_new_tokens),
+            **vlm.adapter.generate_kwargs(batch, run), **generation_kwargs(vlm, max_new_tokens)
         )
         if not fork:
             rewind(cache, self.length)
         return decode_new(vlm, ids, batch["input_ids"].shape[1])
 
 
-def continue_kwargs(adapter: Any, inputs: dict[str, Any], start: int, stop: int) -> dict[str, Any]:
-    """Forward kwargs for tokens [start, stop) of `inputs`, on a cache holding [0, start)."""
-    out = {
-        "input_ids": inputs["input_ids"][:, start:stop],
-        "attention_mask": inputs["attention_mask"][:, :stop],
-    }
-    for key in _seq_keys(adapter, inputs):
-        if key not in out:
-            out[key] = inputs[key][..., start:stop]
-    pos = adapter.position_ids(inputs)
-    if pos is not None:
-        out["position_ids"] = pos[..., start:stop]
-    return out
-
-
-def rewindable(cache: Any) -> bool:
+def rewindable(cache: Cache) -> bool:
     """Whether `crop` can take every layer of the cache back to an earlier length."""
     from transformers.cache_utils import DynamicLayer
 
@@ -197,7 +182,7 @@ def rewindable(cache: Any) -> bool:
     return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
 
 
-def rewind(cache: Any, length: int) -> None:
+def rewind(cache: Cache, length: int) -> None:
     """Drop every cached position from `length` on."""
     extra = cache.get_seq_length() - length
     if extra > 0:

@@ -1,16 +1,19 @@
-"""Batched activation reading and plain generation on a VLM."""
+"""Batched activation reading and plain (uncalibrated) generation on a VLM."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 from tqdm.auto import tqdm
 
 from shiftdc.models.hooks import read_last
-from shiftdc.models.loading import VLM
+
+if TYPE_CHECKING:
+    from shiftdc.models.loading import VLM
+    from shiftdc.sample import Sample
 
 T = TypeVar("T")
 
@@ -54,7 +57,7 @@ def text_activations(
         inputs = to_device(vlm.adapter.encode_text([prompts[i] for i in chunk], system), vlm)
         with read_last(vlm.layers, idx) as store:
             vlm.model(
-                **inputs, **_pos_kwargs(vlm, inputs), use_cache=False, **no_logits_kwargs(vlm)
+                **vlm.adapter.forward_kwargs(inputs), use_cache=False, **no_logits_kwargs(vlm)
             )
         acts = torch.stack([store[i] for i in idx], dim=1).cpu()
         for j, row in zip(chunk, acts, strict=True):
@@ -72,11 +75,6 @@ def no_logits_kwargs(vlm: VLM) -> dict[str, Any]:
     """Forward kwargs that skip the vocabulary projection of all but the last position."""
     params = inspect.signature(vlm.model.forward).parameters
     return {"logits_to_keep": 1} if "logits_to_keep" in params else {}
-
-
-def _pos_kwargs(vlm: VLM, inputs: dict[str, Any]) -> dict[str, Any]:
-    pos = vlm.adapter.position_ids(inputs)
-    return {} if pos is None else {"position_ids": pos}
 
 
 def decode_new(vlm: VLM, output_ids: torch.Tensor, prompt_len: int) -> list[str]:
@@ -98,13 +96,45 @@ def generation_kwargs(vlm: VLM, max_new_tokens: int) -> dict[str, Any]:
     )
 
 
-def cache_kwarg(vlm: VLM) -> str:
-    """Name of the KV-cache argument: `cache` in newer transformers 5.x, else `past_key_values`."""
-    params = inspect.signature(vlm.model.forward).parameters
-    return "cache" if "cache" in params else "past_key_values"
+@torch.no_grad()
+def generate_plain(
+    vlm: VLM,
+    samples: Sequence[Sample],
+    max_new_tokens: int = 128,
+    system: str | None = None,
+    batch_size: int = 8,
+    progress: bool = False,
+) -> list[str]:
+    """Plain (uncalibrated) responses; samples without an image get a text-only prompt."""
+    out: list[str | None] = [None] * len(samples)
+    with_img = [i for i, s in enumerate(samples) if s.image is not None]
+    text_only = [i for i, s in enumerate(samples) if s.image is None]
+    chunks = list(batches(with_img, batch_size))
+    for chunk in tqdm(chunks, desc="generate", disable=not progress):
+        inputs = to_device(
+            vlm.adapter.encode_vl(
+                [samples[i].prompt for i in chunk], [samples[i].image for i in chunk], system
+            ),
+            vlm,
+        )
+        ids = vlm.model.generate(**inputs, **generation_kwargs(vlm, max_new_tokens))
+        for i, t in zip(chunk, decode_new(vlm, ids, inputs["input_ids"].shape[1]), strict=True):
+            out[i] = t
+    for chunk in batches(text_only, batch_size):
+        for i, t in zip(
+            chunk,
+            generate_text(vlm, [samples[i].prompt for i in chunk], max_new_tokens, system),
+            strict=True,
+        ):
+            out[i] = t
+    return [t or "" for t in out]
 
 
-def output_cache(output: Any) -> Any:
-    """The KV cache returned by a forward pass, under either name."""
-    cache = getattr(output, "cache", None)
-    return cache if cache is not None else output.past_key_values
+@torch.no_grad()
+def generate_text(
+    vlm: VLM, prompts: Sequence[str], max_new_tokens: int = 128, system: str | None = None
+) -> list[str]:
+    """Plain responses to text-only prompts (one batch)."""
+    inputs = to_device(vlm.adapter.encode_text(list(prompts), system), vlm)
+    ids = vlm.model.generate(**inputs, **generation_kwargs(vlm, max_new_tokens))
+    return decode_new(vlm, ids, inputs["input_ids"].shape[1])

@@ -12,9 +12,9 @@ from tqdm.auto import tqdm
 from shiftdc.captions import Captioner
 from shiftdc.direction import SafetyDirection
 from shiftdc.errors import InputError
-from shiftdc.generation import batches
+from shiftdc.generation import batches, generate_plain
 from shiftdc.models.loading import VLM
-from shiftdc.pipeline import ShiftDC, generate_plain
+from shiftdc.pipeline import ShiftDC
 from shiftdc.sample import Sample
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from PIL import Image
+
+from shiftdc.errors import InputError
 
 
 @dataclass
@@ -24,3 +27,13 @@ class Sample:
         if self.image is None or cap is None:
             return self.prompt
         return f"{self.prompt} Image Caption: {cap}"
+
+
+def captions_per_sample(
+    samples: Sequence[Sample], captions: Sequence[str | None] | None
+) -> list[str | None]:
+    """`captions` as a list with one entry per sample (all None when not given)."""
+    given = list(captions) if captions is not None else [None] * len(samples)
+    if len(given) != len(samples):
+        raise InputError(f"{len(given)} captions for {len(samples)} samples")
+    return given

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import numpy as np
@@ -10,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from shiftdc.fastpath import image_token_id
 from shiftdc.models import UnsupportedModelError, families, load_vlm
 from shiftdc.models.base import Adapter
 from shiftdc.models.hooks import read_last, subtract_last
@@ -33,10 +33,6 @@ def _images() -> list[Image.Image]:
 def _adapter_cls(checkpoint: str) -> type[Adapter]:
     # tiny checkpoints are named by model_type (qwen2_5_vl is served by the qwen2_vl family)
     return adapter_for_model_type(checkpoint)
-
-
-def _cache_kw(model: torch.nn.Module) -> str:
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 def _gen(model, inputs: dict[str, Any], **kw: Any) -> torch.Tensor:
@@ -75,59 +71,92 @@ def test_load_encode_generate(tiny_vlm, checkpoint):
             assert out.shape == (2, inputs["input_ids"].shape[1] + NEW_TOKENS)
 
 
-def _prefix_path(vlm, inputs, corrections=None) -> tuple[dict[int, torch.Tensor], torch.Tensor]:
-    """Prompt minus its last token into a cache, the last token on it, then generate from it."""
+def _last_token_acts(vlm, inputs, start: int) -> tuple[dict[int, torch.Tensor], Any]:
+    """The pipeline's cached passes: columns [0, start) into a fresh cache (the shared image
+    prefix), then [start, end) on it, reading the last token; the cache is cropped by it."""
     ad, layers = vlm.adapter, vlm.layers
-    out = vlm.model(**ad.prefix_forward_kwargs(inputs), use_cache=True)
-    cache = getattr(out, "cache", None) or out.past_key_values
-    kw = {_cache_kw(vlm.model): cache}
+    cache = ad.prefix_cache()
+    if start:
+        vlm.model(**ad.forward_kwargs(inputs, 0, start, cache))
     with read_last(layers, range(len(layers))) as acts:
-        vlm.model(**ad.last_forward_kwargs(inputs), **kw, use_cache=True)
+        vlm.model(**ad.forward_kwargs(inputs, start, None, cache))
     cache.crop(-1)
-    with subtract_last(layers, corrections or {}):
-        ids = _gen(
-            vlm.model,
-            {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]},
-            **ad.cached_generate_kwargs(inputs),
-            **kw,
-        )
-    return dict(acts), ids
+    return dict(acts), cache
 
 
-@pytest.mark.parametrize("checkpoint", [c for c in CHECKPOINTS if _adapter_cls(c).prefix_cache_ok])
-@torch.no_grad()
-def test_kv_prefix_reuse_matches_full_passes(tiny_vlm, checkpoint):
-    vlm = tiny_vlm(checkpoint)
-    ad, layers = vlm.adapter, vlm.layers
-    inputs = ad.encode_vl(PROMPTS, _images())
-    with read_last(layers, range(len(layers))) as full:
-        vlm.model(**inputs, position_ids=ad.position_ids(inputs))
+def _after_image(vlm, inputs) -> int:
+    """First column after every row's image tokens (where a shared image prefix ends)."""
+    cols = (inputs["input_ids"] == image_token_id(vlm)).nonzero()[:, 1]
+    split = int(cols.max()) + 1
+    assert split < inputs["input_ids"].shape[1] - 1
+    return split
+
+
+def _naive(vlm, inputs, corrections):
+    """Whole-prompt forward and plain `generate`s, the model deriving everything itself."""
+    with read_last(vlm.layers, range(vlm.num_layers)) as full:
+        vlm.model(**inputs)
     ref = _gen(vlm.model, inputs)
-    torch.manual_seed(1)
-    scale = float(full[3].abs().max())
-    corrections = {i: scale * torch.randn(2, 32) for i in (2, 3)}
-    with subtract_last(layers, corrections):
+    with subtract_last(vlm.layers, corrections):
         ref_steered = _gen(vlm.model, inputs)
     assert not torch.equal(ref_steered, ref), "the corrections should change the output"
+    return dict(full), ref, ref_steered
 
-    acts, ids = _prefix_path(vlm, inputs)
-    for i in range(len(layers)):
+
+def _corrections(vlm, scale: float) -> dict[int, torch.Tensor]:
+    torch.manual_seed(1)
+    return {i: scale * torch.randn(2, 32) for i in (2, 3)}
+
+
+@pytest.mark.parametrize("checkpoint", CHECKPOINTS)
+@torch.no_grad()
+def test_uncached_passes_match_naive_passes(tiny_vlm, checkpoint):
+    """`forward_kwargs`/`generate_kwargs` without a cache (text-only passes, prefix-LM)."""
+    vlm = tiny_vlm(checkpoint)
+    ad = vlm.adapter
+    inputs = ad.encode_vl(PROMPTS, _images())
+    with read_last(vlm.layers, [3]) as probe:
+        vlm.model(**inputs)
+    full, ref, ref_steered = _naive(vlm, inputs, _corrections(vlm, float(probe[3].abs().max())))
+    with read_last(vlm.layers, range(vlm.num_layers)) as acts:
+        vlm.model(**ad.forward_kwargs(inputs))
+    for i in range(vlm.num_layers):
         torch.testing.assert_close(acts[i], full[i], atol=1e-5, rtol=0)
-    assert torch.equal(ids, ref)
-    _, ids_steered = _prefix_path(vlm, inputs, corrections)
-    assert torch.equal(ids_steered, ref_steered)
+    assert torch.equal(_gen(vlm.model, ad.generate_kwargs(inputs)), ref)
 
 
+@pytest.mark.parametrize("split", ["whole", "after_image"])
+@pytest.mark.parametrize("checkpoint", [c for c in CHECKPOINTS if _adapter_cls(c).prefix_cache_ok])
+@torch.no_grad()
+def test_cached_passes_match_naive_passes(tiny_vlm, checkpoint, split):
+    """The adapter's pass builders, as the pipeline and the shared-prefix path run them."""
+    vlm = tiny_vlm(checkpoint)
+    ad = vlm.adapter
+    inputs = ad.encode_vl(PROMPTS, _images())
+    start = 0 if split == "whole" else _after_image(vlm, inputs)
+    acts, cache = _last_token_acts(vlm, inputs, start)
+    corrections = _corrections(vlm, float(acts[3].abs().max()))
+    full, ref, ref_steered = _naive(vlm, inputs, corrections)
+    for i in range(vlm.num_layers):
+        torch.testing.assert_close(acts[i], full[i], atol=1e-5, rtol=0)
+    assert torch.equal(_gen(vlm.model, ad.generate_kwargs(inputs, cache)), ref)
+    _, cache = _last_token_acts(vlm, inputs, start)
+    with subtract_last(vlm.layers, corrections):
+        assert torch.equal(_gen(vlm.model, ad.generate_kwargs(inputs, cache)), ref_steered)
+
+
+@torch.no_grad()
 def test_prefix_lm_cache_is_not_reusable(tiny_vlm):
     """PaliGemma's bidirectional prompt changes earlier keys when the last token comes."""
     vlm = tiny_vlm("paligemma")
     assert not vlm.adapter.prefix_cache_ok
     inputs = vlm.adapter.encode_vl(PROMPTS, _images())
-    with torch.no_grad(), read_last(vlm.layers, [3]) as full:
-        vlm.model(**inputs, position_ids=vlm.adapter.position_ids(inputs))
-    with torch.no_grad():
-        acts, _ = _prefix_path(vlm, inputs)
+    with read_last(vlm.layers, [3]) as full:
+        vlm.model(**inputs)
+    acts, cache = _last_token_acts(vlm, inputs, inputs["input_ids"].shape[1] - 1)
     assert (acts[3] - full[3]).abs().max() > 1e-4
+    with pytest.raises(ValueError, match="cannot be reused"):
+        vlm.adapter.generate_kwargs(inputs, cache)
 
 
 def test_qwen2_vl_positions_are_multimodal(tiny_vlm):

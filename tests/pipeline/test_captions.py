@@ -1,7 +1,7 @@
 """Self-captions: the cache key covers model, image, query, prompt and length."""
 
 from shiftdc.captions import Captioner
-from shiftdc.pipeline import generate_plain
+from shiftdc.generation import generate_plain
 from shiftdc.sample import Sample
 from tests.pipeline.helpers import image, requests
 

@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 
+from shiftdc.caption_routing import route
 from shiftdc.captions import Captioner
 from shiftdc.direction import SafetyDirection
 from shiftdc.fastpath import SharedPrefix, common_prefix, prefix_sharing_ok
@@ -66,7 +67,7 @@ def test_shared_prefix_gives_the_same_captions_and_answers(vlm, direction, tmp_p
 def test_batched_fast_path_equals_the_naive_four_pass_pipeline(vlm, direction, tmp_path):
     """Caption alone, text-only pass, full unsteered pass, steered generate, one at a time."""
     from shiftdc.captions import CAPTION_PROMPT
-    from shiftdc.pipeline import generate_plain
+    from shiftdc.generation import generate_plain
     from tests.pipeline.test_shiftdc import N_NEW as REF_NEW
     from tests.pipeline.test_shiftdc import _naive_reference
 
@@ -101,8 +102,8 @@ def test_image_encoded_once_per_request(vlm, direction, tmp_path):
 def test_cached_or_given_captions_skip_the_shared_path(vlm, direction, tmp_path):
     sd = make(vlm, direction, tmp_path, True)
     reqs = uncaptioned()
-    assert sd._to_share(reqs, ["a car", None, None]) == [1, 2]
-    assert sd._to_share(requests(), None) == []
+    assert route(reqs, ["a car", None, None], sd.captioner, sd.sharing()).shared == [1, 2]
+    assert route(requests(), None, sd.captioner, sd.sharing()).shared == []
     other = Captioner(vlm, use_cache=False, progress=False)
     other.vlm = object()  # another model captions: nothing to share
     sd.captioner = other

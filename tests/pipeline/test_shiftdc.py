@@ -6,8 +6,9 @@ import torch
 
 from shiftdc.direction import SafetyDirection
 from shiftdc.errors import InputError
+from shiftdc.generation import generate_plain
 from shiftdc.models.hooks import read_last, subtract_last
-from shiftdc.pipeline import ShiftDC, generate_plain
+from shiftdc.pipeline import ShiftDC
 from tests.pipeline.helpers import requests
 
 N_NEW = 8

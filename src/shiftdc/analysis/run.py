@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from shiftdc.captions import Captioner
-from shiftdc.core import MODES
 from shiftdc.direction import SafetyDirection
 from shiftdc.errors import InputError
 from shiftdc.layers import resolve_layer
 from shiftdc.models.loading import VLM
+from shiftdc.modes import MODES
 from shiftdc.pipeline import ShiftDC
 from shiftdc.registry import canonical
 

@@ -1,11 +1,10 @@
 """Pure tensor math of ShiftDC: directions, projections, corrections. Imports only torch."""
 
-from shiftdc.core.calibration import MODES, correction, paper_corrections
+from shiftdc.core.calibration import correction, paper_corrections
 from shiftdc.core.direction import diff_of_means
 from shiftdc.core.projection import project, scalar_projection
 
 __all__ = [
-    "MODES",
     "correction",
     "diff_of_means",
     "paper_corrections",

@@ -26,8 +26,9 @@ from shiftdc.eval.prompts import (
     adashield_query,
     ecso_safe_answer_prompt,
 )
+from shiftdc.generation import generate_plain, generate_text
 from shiftdc.models.loading import VLM
-from shiftdc.pipeline import ShiftDC, generate_plain, generate_text
+from shiftdc.pipeline import ShiftDC
 from shiftdc.registry import lookup
 from shiftdc.sample import Sample
 

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, ClassVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from PIL import Image
 from torch import nn
+
+if TYPE_CHECKING:
+    from transformers import Cache, PretrainedConfig, PreTrainedTokenizerBase, ProcessorMixin
+
+#: a processor's output: model inputs by name, batch first
+Inputs = dict[str, torch.Tensor]
 
 
 class Adapter:
@@ -25,12 +32,12 @@ class Adapter:
     #: (false for prefix-LM attention, where the last prompt token changes earlier ones)
     prefix_cache_ok: ClassVar[bool] = True
 
-    def __init__(self, model: nn.Module, processor: Any) -> None:
+    def __init__(self, model: nn.Module, processor: ProcessorMixin) -> None:
         self.model = model
         self.processor = processor
 
     @classmethod
-    def load_processor(cls, name: str, config: Any, **kwargs: Any) -> Any:
+    def load_processor(cls, name: str, config: PretrainedConfig, **kwargs: Any) -> ProcessorMixin:
         """The checkpoint's processor (AutoProcessor unless the family needs otherwise)."""
         from transformers import AutoProcessor
 
@@ -41,12 +48,12 @@ class Adapter:
         """The text decoder's layers, in order."""
         return self.model.get_decoder().layers
 
-    def text_config(self) -> Any:
+    def text_config(self) -> PretrainedConfig:
         return self.model.config.get_text_config()
 
     # --- prompts ------------------------------------------------------------------
     @property
-    def tokenizer(self) -> Any:
+    def tokenizer(self) -> PreTrainedTokenizerBase:
         return self.processor.tokenizer
 
     def messages(self, prompt: str, with_image: bool, system: str | None = None) -> list[dict]:
@@ -69,7 +76,7 @@ class Adapter:
 
     def encode_vl(
         self, prompts: list[str], images: list[Image.Image], system: str | None = None
-    ) -> dict[str, torch.Tensor]:
+    ) -> Inputs:
         """Batched, left-padded vision+text inputs."""
         texts = [self.render(p, True, system) for p in prompts]
         batch = self.processor_images(images)
@@ -79,7 +86,7 @@ class Adapter:
         """Images laid out as the processor expects for one image per prompt (flat by default)."""
         return list(images)
 
-    def encode_text(self, prompts: list[str], system: str | None = None) -> dict[str, torch.Tensor]:
+    def encode_text(self, prompts: list[str], system: str | None = None) -> Inputs:
         """Batched, left-padded text-only inputs."""
         texts = [self.render(p, False, system) for p in prompts]
         return dict(
@@ -87,7 +94,7 @@ class Adapter:
         )
 
     # --- positions -----------------------------------------------------------------
-    def position_ids(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor | None:
+    def position_ids(self, inputs: Inputs) -> torch.Tensor | None:
         """Position ids for one full forward of `inputs`, as `generate` derives them.
 
         The default is the left-padded text layout (`attention_mask.cumsum(-1) - 1`).
@@ -97,21 +104,18 @@ class Adapter:
         mask = inputs["attention_mask"]
         return (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
 
-    # --- KV-prefix reuse ----------------------------------------------------------------
-    # Paper mode runs a prompt once without its last token into a cache, then the last
-    # token twice on that cache: once unsteered to read activations (`last_forward_kwargs`),
-    # then, after `cache.crop(-1)`, inside `generate` with the corrections
-    # (`cached_generate_kwargs`, no pixel values: the image already lives in the cache):
+    # --- the passes the pipeline runs ---------------------------------------------------
+    # `forward_kwargs` builds every forward pass, `generate_kwargs` every `generate` call:
     #
-    #     cache = model(**adapter.prefix_forward_kwargs(inputs), use_cache=True).cache
-    #     with read_last(layers, idx) as acts:
-    #         model(**adapter.last_forward_kwargs(inputs), cache=cache, use_cache=True)
-    #     cache.crop(-1)
-    #     model.generate(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
-    #                    cache=cache, **adapter.cached_generate_kwargs(inputs), ...)
+    #     cache = adapter.prefix_cache()
+    #     model(**adapter.forward_kwargs(inputs, cache=cache))     # whole prompt; read last token
+    #     cache.crop(-1)                                            # drop that token again
+    #     model.generate(**adapter.generate_kwargs(inputs, cache))  # re-runs it, with corrections
     #
-    # Each method returns explicit positions, so no hidden model state (such as Qwen2-VL's
-    # `rope_deltas`) has to survive between the calls. Only valid when `prefix_cache_ok`.
+    # A shared image prefix runs `forward_kwargs(inputs, 0, n, cache)` (with the image) and
+    # later `forward_kwargs(inputs, n, None, cache)` (text only) on the same cache.
+    # Positions are always explicit, so no hidden model state (such as Qwen2-VL's
+    # `rope_deltas`) has to survive between calls. A cache is only valid when `prefix_cache_ok`.
 
     #: inputs that run along the sequence (sliced with it); everything else is passed whole
     SEQUENCE_KEYS: ClassVar[tuple[str, ...]] = (
@@ -121,8 +125,15 @@ class Adapter:
         "mm_token_type_ids",
     )
 
-    def prefix_cache(self) -> Any:
-        """A fresh KV cache for the prefix pass that `crop(-1)` can roll back afterwards.
+    @cached_property
+    def cache_arg(self) -> str:
+        """Name of the model's KV-cache argument: `cache` in newer transformers, else
+        `past_key_values`."""
+        params = inspect.signature(self.model.forward).parameters
+        return "cache" if "cache" in params else "past_key_values"
+
+    def prefix_cache(self) -> Cache:
+        """A fresh KV cache that `crop` can roll back after the passes that fill it.
 
         Sliding-window layers (Gemma 3) keep only their window and then refuse `crop`;
         recording the past makes them keep their states until the next crop.
@@ -134,35 +145,44 @@ class Adapter:
             cache.activate_past_recording()
         return cache
 
-    def prefix_forward_kwargs(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        """Model kwargs for the forward of prompt[:, :-1] (with the image inputs).
+    def forward_kwargs(
+        self,
+        inputs: Inputs,
+        start: int = 0,
+        stop: int | None = None,
+        cache: Cache | None = None,
+    ) -> dict[str, Any]:
+        """Model kwargs for prompt columns [start, stop) of `inputs`, on a `cache` holding
+        [0, start) (or no cache: a plain pass of the whole prompt).
 
-        They include a fresh `prefix_cache()` (under the model's cache argument name); the
-        forward returns it filled.
+        The image inputs go with the pass that starts at 0; the mask covers [0, stop);
+        positions are those of the whole prompt. With a cache, it is filled in place.
         """
-        params = inspect.signature(self.model.forward).parameters
-        out = dict(inputs)
-        out["cache" if "cache" in params else "past_key_values"] = self.prefix_cache()
-        for key in self.SEQUENCE_KEYS:
-            if key in out:
-                out[key] = out[key][..., :-1]
+        stop = inputs["input_ids"].shape[-1] if stop is None else stop
+        seq = [k for k in self.SEQUENCE_KEYS if k in inputs]
+        out = {} if start else {k: v for k, v in inputs.items() if k not in seq}
+        for key in seq:
+            out[key] = (
+                inputs[key][..., :stop] if key == "attention_mask" else inputs[key][..., start:stop]
+            )
         pos = self.position_ids(inputs)
         if pos is not None:
-            out["position_ids"] = pos[..., :-1]
+            out["position_ids"] = pos[..., start:stop]
+        if cache is not None:
+            out[self.cache_arg] = cache
+            out["use_cache"] = True
         return out
 
-    def last_forward_kwargs(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Model kwargs for the forward of the last prompt token on the prefix cache."""
-        out = {"input_ids": inputs["input_ids"][:, -1:], "attention_mask": inputs["attention_mask"]}
-        for key in self.SEQUENCE_KEYS:
-            if key in inputs and key not in out:
-                out[key] = inputs[key][..., -1:]
+    def generate_kwargs(self, inputs: Inputs, cache: Cache | None = None) -> dict[str, Any]:
+        """`generate` kwargs for `inputs`: from scratch, or continuing on a `cache` that holds
+        every prompt token but the last (no image inputs: the image lives in the cache)."""
+        if cache is None:
+            return dict(inputs)
+        if not self.prefix_cache_ok:
+            raise ValueError(f"{self.family}: a prompt's KV cache cannot be reused (prefix-LM)")
+        out = {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"]}
         pos = self.position_ids(inputs)
         if pos is not None:
-            out["position_ids"] = pos[..., -1:]
+            out["position_ids"] = pos
+        out[self.cache_arg] = cache
         return out
-
-    def cached_generate_kwargs(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Extra `generate` kwargs (beside full ids, mask and cache) to continue from the cache."""
-        pos = self.position_ids(inputs)
-        return {} if pos is None else {"position_ids": pos}

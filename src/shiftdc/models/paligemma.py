@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from PIL import Image
 
-from shiftdc.models.base import Adapter
+from shiftdc.models.base import Adapter, Inputs
 
 
 class PaliGemmaAdapter(Adapter):
@@ -15,7 +15,8 @@ class PaliGemmaAdapter(Adapter):
     bidirectional attention every earlier prompt token also attends to the last one,
     so its keys and values change when the last token is added (measured on the tiny
     checkpoint: last-token outputs of layers 1-3 differ by up to 5e-4 at a scale of 0.25,
-    against 1e-8 for causal families). Hence `prefix_cache_ok = False`.
+    against 1e-8 for causal families). Hence `prefix_cache_ok = False`: every pass runs the
+    whole prompt, and `generate` starts from scratch.
 
     Released checkpoints ship no chat template: their prompts are bare task strings
     ("answer en ..."), so without one `render` gives `<image>` + the prompt; the processor
@@ -36,13 +37,13 @@ class PaliGemmaAdapter(Adapter):
 
     def encode_vl(
         self, prompts: list[str], images: list[Image.Image], system: str | None = None
-    ) -> dict[str, torch.Tensor]:
+    ) -> Inputs:
         """As the base class, minus the training `labels` the processor adds."""
         inputs = super().encode_vl(prompts, images, system)
         inputs.pop("labels", None)
         return inputs
 
-    def encode_text(self, prompts: list[str], system: str | None = None) -> dict[str, torch.Tensor]:
+    def encode_text(self, prompts: list[str], system: str | None = None) -> Inputs:
         """`<bos>` + prompt + newline, all in the bidirectional prefix (token_type_ids 0)."""
         tok = self.tokenizer
         texts = [f"{tok.bos_token}{self.render(p, False, system)}\n" for p in prompts]
@@ -55,13 +56,6 @@ class PaliGemmaAdapter(Adapter):
         )
         return dict(enc)
 
-    def position_ids(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor | None:
+    def position_ids(self, inputs: Inputs) -> torch.Tensor | None:
         """1-indexed positions, as PaliGemma's forward and `generate` use."""
         return super().position_ids(inputs) + 1
-
-    def cached_generate_kwargs(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """0-indexed positions (PaliGemma's `generate` adds one) and the prefix token types."""
-        out = {"position_ids": super().position_ids(inputs)}
-        if "token_type_ids" in inputs:
-            out["token_type_ids"] = inputs["token_type_ids"]
-        return out

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from shiftdc.models.base import Adapter
+from shiftdc.models.base import Adapter, Inputs
 from shiftdc.models.processing import load_processor
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig, ProcessorMixin
 
 #: inputs that the model's `get_rope_index` reads
 _ROPE_KEYS = (
@@ -26,7 +29,7 @@ class Qwen2VLAdapter(Adapter):
     calls; that state is overwritten by any other forward (a text-only pass, a caption).
     So `position_ids` here computes them explicitly for image inputs, in the same
     [4, B, T] layout `generate` uses (the text positions, then the three M-RoPE rows),
-    and every prefix-cache call carries them; no model state is relied upon.
+    and every pass the adapter builds carries them; no model state is relied upon.
 
     Its processor takes a video processor, which transformers builds only with torchvision;
     without torchvision the processor is loaded without it (images work the same).
@@ -36,14 +39,14 @@ class Qwen2VLAdapter(Adapter):
     model_types = ("qwen2_vl", "qwen2_5_vl")
 
     @classmethod
-    def load_processor(cls, name: str, config: Any, **kwargs: Any) -> Any:
+    def load_processor(cls, name: str, config: PretrainedConfig, **kwargs: Any) -> ProcessorMixin:
         """The Qwen2(.5)-VL processor, without its video part when torchvision is missing."""
         from transformers import Qwen2_5_VLProcessor, Qwen2VLProcessor
 
         proc_cls = Qwen2_5_VLProcessor if config.model_type == "qwen2_5_vl" else Qwen2VLProcessor
         return load_processor(name, proc_cls, **kwargs)
 
-    def position_ids(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor | None:
+    def position_ids(self, inputs: Inputs) -> torch.Tensor | None:
         """Text positions ([B, T]) for text-only inputs; [4, B, T] M-RoPE positions with images."""
         text = super().position_ids(inputs)
         if inputs.get("image_grid_thw") is None and inputs.get("video_grid_thw") is None:
