@@ -3,18 +3,58 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from shiftdc.errors import InputError, ShiftDCError
+from shiftdc.images import DEFAULT_MAX_PIXELS, set_max_pixels
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (argparse names the flag in its error)."""
+    return _int_at_least(text, 1)
+
+
+def nonnegative_int(text: str) -> int:
+    """An argparse type: an integer >= 0."""
+    return _int_at_least(text, 0)
+
+
+def _int_at_least(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+    return value
+
+
+def nonnegative_float(text: str) -> float:
+    """An argparse type: a finite number >= 0 (refuses nan and inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="Hugging Face hub id or local directory")
     p.add_argument("--dtype", default="auto", help="float32 | bfloat16 | float16 | auto")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if any)")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=positive_int, default=8)
+    p.add_argument(
+        "--max-image-pixels",
+        type=positive_int,
+        default=DEFAULT_MAX_PIXELS,
+        help="refuse images with more pixels than this, read from the file header before "
+        f"decoding (default: {DEFAULT_MAX_PIXELS:,})",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -245,14 +285,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unsafe", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True, help="directory for the direction")
     p.add_argument("--layers", help="default calibration layers, A:B (0-based, inclusive)")
-    p.add_argument("--caption-tokens", type=int, default=128)
+    p.add_argument("--caption-tokens", type=positive_int, default=128)
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("caption", help="query-aware self-captions for image requests")
     _model_args(p)
     p.add_argument("--input", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--max-new-tokens", type=int, default=128)
+    p.add_argument("--max-new-tokens", type=positive_int, default=128)
     p.add_argument("--overwrite", action="store_true", help="start over instead of resuming")
     p.set_defaults(func=cmd_caption)
 
@@ -262,12 +302,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--direction", type=Path, help="saved direction; omit for plain generation")
     p.add_argument("--mode", choices=list(MODES), default="paper")
-    p.add_argument("--alpha", type=float, default=1.0)
+    p.add_argument(
+        "--alpha",
+        type=nonnegative_float,
+        default=1.0,
+        help="strength of the correction: a finite number >= 0 (1: the paper; 0: measure "
+        "only). Negative values are refused: they would push activations further from the "
+        "text-only ones, away from safety",
+    )
     p.add_argument(
         "--layers", help="calibration layers A:B (default: the direction's or L//2..L-1)"
     )
-    p.add_argument("--max-new-tokens", type=int, default=128)
-    p.add_argument("--caption-tokens", type=int, default=128)
+    p.add_argument("--max-new-tokens", type=positive_int, default=128)
+    p.add_argument("--caption-tokens", type=positive_int, default=128)
     p.add_argument(
         "--captioner",
         metavar="MODEL",
@@ -295,10 +342,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="shiftdc: self-captions (the method) or the benchmark's known captions",
     )
     p.add_argument("--out", type=Path, required=True, help="run directory (resumable)")
-    p.add_argument("--limit", type=int, help="a seeded subsample of N items")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-new-tokens", type=int, default=128)
-    p.add_argument("--caption-tokens", type=int, default=128)
+    p.add_argument("--limit", type=positive_int, help="a seeded subsample of N items")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--max-new-tokens", type=positive_int, default=128)
+    p.add_argument("--caption-tokens", type=positive_int, default=128)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("analyze", help="diagnose safety perception distortion, before/after")
@@ -306,11 +353,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--benchmark", default="builtin", help=f"one of: {', '.join(benchmarks)}")
     p.add_argument("--data-dir", type=Path, help="benchmark folder (not needed for builtin)")
     p.add_argument("--out", type=Path, required=True, help="folder for figures and analysis.md")
-    p.add_argument("--layer", type=int, help="layer for maps and confusion (default: best probe)")
+    p.add_argument(
+        "--layer", type=nonnegative_int, help="layer for maps and confusion (default: best probe)"
+    )
     p.add_argument("--direction", type=Path, help="saved direction (default: fit on built-in set)")
     p.add_argument("--run", type=Path, help="`shiftdc evaluate` run of this model: attack outcomes")
-    p.add_argument("--limit", type=int, help="at most N safe and N unsafe image requests")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=positive_int, help="at most N safe and N unsafe image requests")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--mode", choices=list(MODES), default="paper", help="ShiftDC mode for 'after'")
     p.add_argument(
         "--captions",
@@ -318,8 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="auto: ground-truth captions where known, else self-captions",
     )
-    p.add_argument("--caption-tokens", type=int, default=128)
-    p.add_argument("--folds", type=int, default=5, help="probe cross-validation folds")
+    p.add_argument("--caption-tokens", type=positive_int, default=128)
+    p.add_argument("--folds", type=positive_int, default=5, help="probe cross-validation folds")
     p.add_argument("--no-tsne", action="store_true", help="PCA maps only (t-SNE is slower)")
     p.add_argument("--cache-dir", type=Path, help="activation cache (default: $SHIFTDC_CACHE)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
@@ -342,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("make-tiny-model", help="build a tiny random offline checkpoint")
     p.add_argument("--family", required=True, choices=sorted(BUILDERS))
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.set_defaults(func=cmd_make_tiny)
 
     p = sub.add_parser("make-testbed", help="build the miniature safety-aligned LLaVA testbed")
@@ -360,7 +409,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model", type=Path, help="testbed folder (default: built on first use)")
     p.add_argument(
-        "-n", type=int, default=40, help="held-out requests of each kind (40: the measured set)"
+        "-n",
+        type=positive_int,
+        default=40,
+        help="held-out requests of each kind (40: the measured set)",
     )
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
@@ -371,6 +423,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `shiftdc` command; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
+        if hasattr(args, "max_image_pixels"):
+            set_max_pixels(args.max_image_pixels)
+        if getattr(args, "device", None):
+            from shiftdc.models.loading import check_device
+
+            check_device(args.device)
         args.func(args)
     except ShiftDCError as exc:
         print(f"shiftdc {args.command}: error: {exc}", file=sys.stderr)
