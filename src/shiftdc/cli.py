@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from shiftdc.errors import InputError, ShiftDCError
-from shiftdc.images import DEFAULT_MAX_PIXELS, set_max_pixels
+from shiftdc.images import DEFAULT_MAX_PIXELS, max_pixels, set_max_pixels
 
 
 def positive_int(text: str) -> int:
@@ -43,6 +43,17 @@ def nonnegative_float(text: str) -> float:
     return value
 
 
+def _long_prompt_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--long-prompt",
+        choices=["refuse", "truncate"],
+        default="refuse",
+        help="a request longer than the model's context (with the tokens to generate): "
+        "refuse it (default, exit 2) or cut its text to fit; a truncated request's record "
+        "says so in 'prompt_truncated'",
+    )
+
+
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="Hugging Face hub id or local directory")
     p.add_argument("--dtype", default="auto", help="float32 | bfloat16 | float16 | auto")
@@ -68,6 +79,21 @@ def _load(args: argparse.Namespace):
     return load_vlm(args.model, dtype=args.dtype, device=args.device)
 
 
+def _fit_context(vlm, samples: list, policy: str, new_tokens: int, caption_tokens=None) -> list:
+    """Apply the long-prompt policy (see shiftdc.context) to the prompts these samples make."""
+    from shiftdc.captions import CAPTION_PROMPT
+    from shiftdc.context import fit_to_context
+
+    if caption_tokens is not None:  # requests to self-caption first
+        todo = {s.id for s in samples if s.image is not None and s.caption is None}
+        fitted = fit_to_context(
+            vlm, [s for s in samples if s.id in todo], policy, caption_tokens, CAPTION_PROMPT
+        )
+        by_id = {s.id: s for s in fitted}
+        samples = [by_id.get(s.id, s) for s in samples]
+    return fit_to_context(vlm, samples, policy, new_tokens) if new_tokens else samples
+
+
 def _layers(spec: str | None) -> list[int] | None:
     from shiftdc.direction import parse_layer_range
 
@@ -79,8 +105,11 @@ def cmd_fit(args: argparse.Namespace) -> None:
     from shiftdc.jobs import fit_job
 
     safe, unsafe = read_samples(args.safe), read_samples(args.unsafe)
+    vlm = _load(args)
+    safe = _fit_context(vlm, safe, "refuse", 0, args.caption_tokens)
+    unsafe = _fit_context(vlm, unsafe, "refuse", 0, args.caption_tokens)
     d = fit_job(
-        _load(args),
+        vlm,
         safe,
         unsafe,
         args.out,
@@ -100,8 +129,10 @@ def cmd_caption(args: argparse.Namespace) -> None:
     from shiftdc.jobs import caption_job
 
     samples = read_samples(args.input, require_image=True)
+    vlm = _load(args)
+    samples = _fit_context(vlm, samples, args.long_prompt, 0, args.max_new_tokens)
     n = caption_job(
-        _load(args),
+        vlm,
         samples,
         args.out,
         max_new_tokens=args.max_new_tokens,
@@ -124,6 +155,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
             "--mode/--alpha/--layers/--captioner need --direction (ShiftDC is off without one)"
         )
     vlm = _load(args)
+    caption_tokens = args.caption_tokens if args.direction else None
+    samples = _fit_context(vlm, samples, args.long_prompt, args.max_new_tokens, caption_tokens)
     captioner = None
     if args.captioner:
         from shiftdc.models import load_vlm
@@ -188,6 +221,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         captions=args.captions,
         direction=str(args.direction) if args.direction else None,
         limit=args.limit,
+        long_prompt=args.long_prompt,
         judge_options=_judge_options(args),
     )
     config.validate()
@@ -293,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--max-new-tokens", type=positive_int, default=128)
+    _long_prompt_arg(p)
     p.add_argument("--overwrite", action="store_true", help="start over instead of resuming")
     p.set_defaults(func=cmd_caption)
 
@@ -323,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
         "rates assume self-captions; another model's captions change the text-only "
         "counterpart, so measure ASR with `shiftdc evaluate` before relying on it",
     )
+    _long_prompt_arg(p)
     p.add_argument("--overwrite", action="store_true", help="start over instead of resuming")
     p.set_defaults(func=cmd_generate)
 
@@ -346,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--max-new-tokens", type=positive_int, default=128)
     p.add_argument("--caption-tokens", type=positive_int, default=128)
+    _long_prompt_arg(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("analyze", help="diagnose safety perception distortion, before/after")
@@ -422,6 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `shiftdc` command; returns the exit status."""
     args = build_parser().parse_args(argv)
+    previous_limit = max_pixels()
     try:
         if hasattr(args, "max_image_pixels"):
             set_max_pixels(args.max_image_pixels)
@@ -439,6 +477,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    finally:
+        set_max_pixels(previous_limit)
     return 0
 
 

@@ -72,6 +72,8 @@ def _too_large(width: int, height: int) -> str:
 def open_rgb(path: str | Path) -> Image.Image:
     """Read `path` fully into an 8-bit RGB image, or raise ImageProblem saying why not."""
     p = Path(path)
+    if "\0" in str(p):
+        raise ImageProblem("not a usable file path (it contains a NUL byte)")
     try:
         if p.is_dir():
             raise ImageProblem("is a directory, not an image file")
@@ -96,8 +98,7 @@ def open_rgb(path: str | Path) -> Image.Image:
         found = re.search(r"\((\d+) pixels\)", str(exc))
         size = f"{int(found.group(1)):,} pixels" if found else "a decompression bomb"
         raise ImageProblem(
-            f"is too large ({size}; the limit is {_limit:,}); shrink the image or raise "
-            "--max-image-pixels"
+            f"{size} is above the limit of {_limit:,}; shrink the image or raise --max-image-pixels"
         ) from exc
     except Image.UnidentifiedImageError as exc:
         raise ImageProblem(

@@ -19,7 +19,8 @@ def load_image(path: str | Path) -> Image.Image:
     try:
         return open_rgb(path)
     except ImageProblem as exc:
-        raise InputError(f"cannot read image {path}: {exc}") from exc
+        shown = str(path).replace("\0", "\\0")
+        raise InputError(f"cannot read image {shown}: {exc}") from exc
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -11,6 +11,7 @@ image prefix's KV cache (`share_prefix`, see `shiftdc.fastpath`): the image is e
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -106,6 +107,8 @@ class ShiftDC:
     ) -> None:
         if mode not in MODES:
             raise InputError(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+        if not math.isfinite(alpha) or alpha < 0:
+            raise InputError(f"alpha must be a finite number >= 0, got {alpha!r}")
         direction.check_fits(vlm)
         self.vlm = vlm
         self.direction = direction
