@@ -104,8 +104,9 @@ def open_rgb(path: str | Path) -> Image.Image:
         raise ImageProblem(
             f"not a readable image (supported formats: {', '.join(FORMATS)})"
         ) from exc
-    except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as exc:
-        raise ImageProblem(f"corrupt or truncated image ({exc})") from exc
+    except Exception as exc:  # decoders meet hostile files with many types (struct.error, ...)
+        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise ImageProblem(f"corrupt or truncated image ({detail})") from exc
 
 
 def to_rgb(im: Image.Image) -> Image.Image:
