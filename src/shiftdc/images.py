@@ -114,7 +114,10 @@ def to_rgb(im: Image.Image) -> Image.Image:
     mode = im.mode
     if mode not in MODES and not mode.startswith("I;16"):
         raise ImageProblem(f"unsupported image mode {mode!r}; convert it to RGB first")
-    im = ImageOps.exif_transpose(im)
+    try:
+        im = ImageOps.exif_transpose(im)
+    except Exception:  # a damaged EXIF block: show the pixels as stored
+        pass
     if mode == "RGB":
         return im.copy()
     if mode.startswith("I;16") or mode == "I":

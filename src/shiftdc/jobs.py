@@ -162,6 +162,8 @@ def generate_job(
             "--mode/--alpha/--layers/--captioner need --direction (ShiftDC is off without one)"
         )
     d = SafetyDirection.load(direction, vlm) if direction is not None else None
+    if d is not None and layers:
+        d.check_usable(layers, what="choose other --layers")
     settings = {
         "model": vlm.fingerprint,
         "direction": d.meta.get("data_fingerprint") if d else None,

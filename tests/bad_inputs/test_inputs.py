@@ -46,6 +46,9 @@ def assets(folder, tiny_dir, tiny_vlm):
     good = SafetyDirection.fit(vlm, safe, unsafe, progress=False)
     good.save(d / "good_dir")
     SafetyDirection(torch.zeros_like(good.vectors), dict(good.meta)).save(d / "zero_dir")
+    first_zero = good.vectors.clone()
+    first_zero[0] = 0  # outside the default layers L//2..L-1
+    SafetyDirection(first_zero, dict(good.meta)).save(d / "layer0_dir")
     for name, meta in (
         ("list_dir", []),
         ("empty_dir", {}),
@@ -144,6 +147,8 @@ ROWS: list = [
     ("truncated safetensors", lambda c: c.direction("cut_dir"), 2,
      "direction.safetensors (truncated or not written by shiftdc"),
     ("all-zero direction", lambda c: c.direction("zero_dir"), 2, "degenerate safety direction"),
+    ("zero layer chosen by --layers", lambda c: c.direction("layer0_dir") + ["--layers", "0:1"],
+     2, "at layers [0]; choose other --layers"),
     ("fit on identical sets", lambda c: ["fit", "--model", c.models["llava"], "--device", "cpu",
      "--quiet", "--safe", c.d / "safe.jsonl", "--unsafe", c.d / "same.jsonl", "--out",
      c.tmp / "dir"], 2, "the safe and unsafe sets hold the same requests"),  # fmt: skip
