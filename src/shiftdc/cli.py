@@ -3,18 +3,69 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from shiftdc.errors import ShiftDCError
+from shiftdc.errors import InputError, ShiftDCError
+from shiftdc.images import DEFAULT_MAX_PIXELS, max_pixels, set_max_pixels
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (argparse names the flag in its error)."""
+    return _int_at_least(text, 1)
+
+
+def nonnegative_int(text: str) -> int:
+    """An argparse type: an integer >= 0."""
+    return _int_at_least(text, 0)
+
+
+def _int_at_least(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+    return value
+
+
+def nonnegative_float(text: str) -> float:
+    """An argparse type: a finite number >= 0 (refuses nan and inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def _long_prompt_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--long-prompt",
+        choices=["refuse", "truncate"],
+        default="refuse",
+        help="a request longer than the model's context (with the tokens to generate): "
+        "refuse it (default, exit 2) or cut its text to fit; a truncated request's record "
+        "says so in 'prompt_truncated'",
+    )
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="Hugging Face hub id or local directory")
     p.add_argument("--dtype", default="auto", help="float32 | bfloat16 | float16 | auto")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if any)")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=positive_int, default=8)
+    p.add_argument(
+        "--max-image-pixels",
+        type=positive_int,
+        default=DEFAULT_MAX_PIXELS,
+        help="refuse images with more pixels than this, read from the file header before "
+        f"decoding (default: {DEFAULT_MAX_PIXELS:,})",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -26,6 +77,21 @@ def _load(args: argparse.Namespace):
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     return load_vlm(args.model, dtype=args.dtype, device=args.device)
+
+
+def _fit_context(vlm, samples: list, policy: str, new_tokens: int, caption_tokens=None) -> list:
+    """Apply the long-prompt policy (see shiftdc.context) to the prompts these samples make."""
+    from shiftdc.captions import CAPTION_PROMPT
+    from shiftdc.context import fit_to_context
+
+    if caption_tokens is not None:  # requests to self-caption first
+        todo = {s.id for s in samples if s.image is not None and s.caption is None}
+        fitted = fit_to_context(
+            vlm, [s for s in samples if s.id in todo], policy, caption_tokens, CAPTION_PROMPT
+        )
+        by_id = {s.id: s for s in fitted}
+        samples = [by_id.get(s.id, s) for s in samples]
+    return fit_to_context(vlm, samples, policy, new_tokens) if new_tokens else samples
 
 
 def _layers(spec: str | None, vlm) -> list[int] | None:
@@ -40,6 +106,8 @@ def cmd_fit(args: argparse.Namespace) -> None:
 
     safe, unsafe = read_samples(args.safe), read_samples(args.unsafe)
     vlm = _load(args)
+    safe = _fit_context(vlm, safe, "refuse", 0, args.caption_tokens)
+    unsafe = _fit_context(vlm, unsafe, "refuse", 0, args.caption_tokens)
     d = fit_job(
         vlm,
         safe,
@@ -61,8 +129,10 @@ def cmd_caption(args: argparse.Namespace) -> None:
     from shiftdc.jobs import caption_job
 
     samples = read_samples(args.input, require_image=True)
+    vlm = _load(args)
+    samples = _fit_context(vlm, samples, args.long_prompt, 0, args.max_new_tokens)
     n = caption_job(
-        _load(args),
+        vlm,
         samples,
         args.out,
         max_new_tokens=args.max_new_tokens,
@@ -81,6 +151,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
     check_shiftdc_options(args.direction, args.layers, args.mode, args.alpha, args.captioner)
     vlm = _load(args)
     layers = _layers(args.layers, vlm)
+    caption_tokens = args.caption_tokens if args.direction else None
+    samples = _fit_context(vlm, samples, args.long_prompt, args.max_new_tokens, caption_tokens)
     captioner = None
     if args.captioner:
         from shiftdc.models import load_vlm
@@ -248,14 +320,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--layers", help="default calibration layers, A:B (inclusive; negative counts from the end)"
     )
-    p.add_argument("--caption-tokens", type=int, default=128)
+    p.add_argument("--caption-tokens", type=positive_int, default=128)
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("caption", help="query-aware self-captions for image requests")
     _model_args(p)
     p.add_argument("--input", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--max-new-tokens", type=int, default=128)
+    p.add_argument("--max-new-tokens", type=positive_int, default=128)
+    _long_prompt_arg(p)
     p.add_argument("--overwrite", action="store_true", help="start over instead of resuming")
     p.set_defaults(func=cmd_caption)
 
@@ -265,13 +338,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--direction", type=Path, help="saved direction; omit for plain generation")
     p.add_argument("--mode", default="paper", **names(MODES, "mode"))
-    p.add_argument("--alpha", type=float, default=1.0)
+        p.add_argument(
+        "--alpha",
+        type=nonnegative_float,
+        default=1.0,
+        help="strength of the correction: a finite number >= 0 (1: the paper; 0: measure "
+        "only). Negative values are refused: they would push activations further from the "
+        "text-only ones, away from safety",
+    )
     p.add_argument(
         "--layers",
         help="calibration layers A:B (-1: last layer; default: the direction's or L//2..L-1)",
     )
-    p.add_argument("--max-new-tokens", type=int, default=128)
-    p.add_argument("--caption-tokens", type=int, default=128)
+    p.add_argument("--max-new-tokens", type=positive_int, default=128)
+    p.add_argument("--caption-tokens", type=positive_int, default=128)
     p.add_argument(
         "--captioner",
         metavar="MODEL",
@@ -280,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
         "rates assume self-captions; another model's captions change the text-only "
         "counterpart, so measure ASR with `shiftdc evaluate` before relying on it",
     )
+    _long_prompt_arg(p)
     p.add_argument("--overwrite", action="store_true", help="start over instead of resuming")
     p.set_defaults(func=cmd_generate)
 
@@ -299,10 +380,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="shiftdc: self-captions (the method) or the benchmark's known captions",
     )
     p.add_argument("--out", type=Path, required=True, help="run directory (resumable)")
-    p.add_argument("--limit", type=int, help="a seeded subsample of N items")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-new-tokens", type=int, default=128)
-    p.add_argument("--caption-tokens", type=int, default=128)
+    p.add_argument("--limit", type=positive_int, help="a seeded subsample of N items")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--max-new-tokens", type=positive_int, default=128)
+    p.add_argument("--caption-tokens", type=positive_int, default=128)
+    _long_prompt_arg(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("analyze", help="diagnose safety perception distortion, before/after")
@@ -310,11 +392,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--benchmark", default="builtin", **names(BENCHMARKS, "benchmark"))
     p.add_argument("--data-dir", type=Path, help="benchmark folder (not needed for builtin)")
     p.add_argument("--out", type=Path, required=True, help="folder for figures and analysis.md")
-    p.add_argument("--layer", type=int, help="layer for maps and confusion (default: best probe)")
+    p.add_argument(
+        "--layer", type=int, help="layer for maps and confusion (default: best probe; -1: last)"
+    )
     p.add_argument("--direction", type=Path, help="saved direction (default: fit on built-in set)")
     p.add_argument("--run", type=Path, help="`shiftdc evaluate` run of this model: attack outcomes")
-    p.add_argument("--limit", type=int, help="at most N safe and N unsafe image requests")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=positive_int, help="at most N safe and N unsafe image requests")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument(
         "--mode", default="paper", help="ShiftDC mode for 'after'", **names(MODES, "mode")
     )
@@ -324,8 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="auto: ground-truth captions where known, else self-captions",
     )
-    p.add_argument("--caption-tokens", type=int, default=128)
-    p.add_argument("--folds", type=int, default=5, help="probe cross-validation folds")
+    p.add_argument("--caption-tokens", type=positive_int, default=128)
+    p.add_argument("--folds", type=positive_int, default=5, help="probe cross-validation folds")
     p.add_argument("--no-tsne", action="store_true", help="PCA maps only (t-SNE is slower)")
     p.add_argument("--cache-dir", type=Path, help="activation cache (default: $SHIFTDC_CACHE)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
@@ -348,7 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("make-tiny-model", help="build a tiny random offline checkpoint")
     p.add_argument("--family", required=True, **names(FAMILIES, "family"))
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.set_defaults(func=cmd_make_tiny)
 
     p = sub.add_parser("make-testbed", help="build the miniature safety-aligned LLaVA testbed")
@@ -366,7 +450,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model", type=Path, help="testbed folder (default: built on first use)")
     p.add_argument(
-        "-n", type=int, default=40, help="held-out requests of each kind (40: the measured set)"
+        "-n",
+        type=positive_int,
+        default=40,
+        help="held-out requests of each kind (40: the measured set)",
     )
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
@@ -375,11 +462,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `shiftdc` command; returns the exit status."""
+    previous_limit = max_pixels()
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a bad flag (one line printed)
         return exc.code if isinstance(exc.code, int) else 2
     try:
+        if hasattr(args, "max_image_pixels"):
+            set_max_pixels(args.max_image_pixels)
+        if getattr(args, "device", None):
+            from shiftdc.models.loading import check_device
+
+            check_device(args.device)
         args.func(args)
     except ShiftDCError as exc:
         print(f"shiftdc {args.command}: error: {exc}", file=sys.stderr)
@@ -390,6 +484,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    finally:
+        set_max_pixels(previous_limit)
     return 0
 
 

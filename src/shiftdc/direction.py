@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from shiftdc import __version__
@@ -24,6 +26,8 @@ TENSORS_FILE = "direction.safetensors"
 META_FILE = "direction.json"
 #: metadata fields that must match the model a direction is applied to
 CHECKED_FIELDS = ("family", "num_layers", "hidden_size", "model_fingerprint")
+#: a calibrated layer's ||s^l|| must reach this fraction of the layer's mean activation norm
+MIN_RELATIVE_NORM = 1e-3
 
 
 def data_fingerprint(safe: Sequence[str], unsafe: Sequence[str]) -> str:
@@ -88,10 +92,16 @@ class SafetyDirection:
             layers = validate_layers(layers, vlm.num_layers)
         safe_p = text_only_prompts(safe, safe_captions)
         unsafe_p = text_only_prompts(unsafe, unsafe_captions)
+        if sorted(safe_p) == sorted(unsafe_p):
+            raise InputError(
+                "the safe and unsafe sets hold the same requests, so their difference (the "
+                "direction) is zero; fit on harmless requests vs harmful ones"
+            )
         acts = text_activations(
             vlm, safe_p + unsafe_p, batch_size=batch_size, progress=progress, desc="fit direction"
         )
         vectors = diff_of_means(acts[: len(safe_p)], acts[len(safe_p) :])
+        scale = acts.float().norm(dim=-1).mean(0)  # [L] mean activation norm per layer
         meta = {
             "model": vlm.name,
             "family": vlm.family,
@@ -103,9 +113,43 @@ class SafetyDirection:
             "n_unsafe": len(unsafe_p),
             "data_fingerprint": data_fingerprint(safe_p, unsafe_p),
             "layers": list(layers) if layers is not None else None,
+            "activation_norm": [round(float(x), 6) for x in scale],
             "version": __version__,
         }
-        return cls(vectors=vectors, meta=meta)
+        direction = cls(vectors=vectors, meta=meta)
+        direction.check_usable(what="the fitted direction was not saved")
+        return direction
+
+    def degenerate_layers(self, layers: Sequence[int] | None = None) -> list[int]:
+        """Calibration layers (default: the direction's own) where s^l is (near) zero.
+
+        Near zero: ||s^l|| < MIN_RELATIVE_NORM x the layer's mean activation norm at fit time
+        (meta "activation_norm"); directions saved without it compare with their largest
+        ||s^l|| instead. A zero vector always counts.
+        """
+        chosen = layers if layers is not None else self.layers
+        idx = list(chosen) if chosen is not None else default_layers(self.num_layers)
+        norms = self.vectors.norm(dim=-1)
+        scale = self.meta.get("activation_norm")
+        ref = [float(x) for x in scale] if scale else [float(norms.max())] * self.num_layers
+        return [
+            i
+            for i in idx
+            if 0 <= i < self.num_layers
+            and (norms[i] == 0 or float(norms[i]) < MIN_RELATIVE_NORM * ref[i])
+        ]
+
+    def check_usable(self, layers: Sequence[int] | None = None, what: str = "") -> None:
+        """Raise InputError if a calibration layer's direction is degenerate (see above)."""
+        bad = self.degenerate_layers(layers)
+        if bad:
+            raise InputError(
+                f"degenerate safety direction: zero or near-zero norm (below "
+                f"{MIN_RELATIVE_NORM:g} x the activation scale) at layers {bad}"
+                + (f"; {what}" if what else "")
+                + "; ShiftDC would change nothing there. Fit it on clearly harmless vs "
+                "clearly harmful requests"
+            )
 
     def save(self, directory: str | Path) -> Path:
         """Write direction.safetensors + direction.json into `directory`."""
@@ -124,15 +168,27 @@ class SafetyDirection:
                 raise InputError(f"{d} is not a saved direction: {name} is missing")
         try:
             meta = json.loads((d / META_FILE).read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, OSError) as exc:
+            raise InputError(f"cannot read {d / META_FILE}: {exc}; refit the direction") from exc
+        problem = meta_problem(meta)
+        if problem:
+            raise InputError(f"{d / META_FILE} is not a direction's metadata: {problem}")
+        try:
             vectors = load_file(str(d / TENSORS_FILE))["vectors"]
-        except (json.JSONDecodeError, KeyError, OSError) as exc:
-            raise InputError(f"cannot read direction in {d}: {exc}") from exc
+        except (SafetensorError, KeyError, OSError, ValueError) as exc:
+            raise InputError(
+                f"cannot read {d / TENSORS_FILE} (truncated or not written by shiftdc: "
+                f"{exc}); refit the direction"
+            ) from exc
+        if vectors.ndim == 2 and not vectors.is_floating_point():
+            raise InputError(f"{d / TENSORS_FILE}: vectors are {vectors.dtype}, not floats")
         direction = cls(vectors=vectors, meta=meta)
         if tuple(vectors.shape) != (meta.get("num_layers"), meta.get("hidden_size")):
             raise InputError(
                 f"{d}: tensor shape {tuple(vectors.shape)} disagrees with its metadata "
                 f"(num_layers={meta.get('num_layers')}, hidden_size={meta.get('hidden_size')})"
             )
+        direction.check_usable(what=f"in {d}")
         if vlm is not None:
             direction.check_fits(vlm)
         return direction
@@ -152,6 +208,37 @@ class SafetyDirection:
                     f"direction (fitted on {self.meta.get('model')!r}) but {actual[key]!r} for "
                     f"{vlm.name!r}. Fit a direction on this model with `shiftdc fit`."
                 )
+
+
+def meta_problem(meta: Any) -> str | None:
+    """What is wrong with a loaded direction.json (None if its shape is right)."""
+    if not isinstance(meta, dict):
+        return f"expected a JSON object, got {type(meta).__name__}"
+    for key, kind in (("family", str), ("model_fingerprint", str)):
+        if not isinstance(meta.get(key), kind):
+            return f"{key!r} must be a string, got {meta.get(key)!r}"
+    for key in ("num_layers", "hidden_size"):
+        v = meta.get(key)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            return f"{key!r} must be a positive integer, got {v!r}"
+    layers = meta.get("layers")
+    if layers is not None and (
+        not isinstance(layers, list)
+        or not layers
+        or any(isinstance(i, bool) or not isinstance(i, int) for i in layers)
+    ):
+        return f"'layers' must be null or a list of layer indices, got {layers!r}"
+    scale = meta.get("activation_norm")
+    if scale is not None and (
+        not isinstance(scale, list)
+        or len(scale) != meta["num_layers"]
+        or any(
+            isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x)
+            for x in scale
+        )
+    ):
+        return "'activation_norm' must list one finite number per layer"
+    return None
 
 
 def default_layers(num_layers: int) -> list[int]:

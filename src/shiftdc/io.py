@@ -7,47 +7,56 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from shiftdc.errors import InputError
+from shiftdc.images import ImageProblem, open_rgb
 from shiftdc.sample import Sample
-
-SUPPORTED_MODES = {"RGB", "RGBA", "L", "LA", "P", "I;16", "I", "F", "CMYK", "YCbCr", "1"}
 
 
 def load_image(path: str | Path) -> Image.Image:
-    """Open an image file as RGB, with a clear error for missing, corrupt or odd files."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"image file not found: {p}")
+    """Open an image file as RGB (see `shiftdc.images`); InputError naming the file if not."""
     try:
-        with Image.open(p) as im:
-            im.load()
-            if im.mode not in SUPPORTED_MODES:
-                raise InputError(
-                    f"unsupported image mode {im.mode!r} in {p}; convert it to RGB first"
-                )
-            return im.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise InputError(f"cannot read image {p}: {exc}; is it a valid PNG/JPEG file?") from exc
+        return open_rgb(path)
+    except ImageProblem as exc:
+        shown = str(path).replace("\0", "\\0")
+        raise InputError(f"cannot read image {shown}: {exc}") from exc
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, object) for each non-blank line, naming the line on bad JSON."""
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{p} is a directory; pass a JSONL file (one JSON object per line)")
     if not p.is_file():
         raise InputError(f"input file not found: {p}")
-    with p.open(encoding="utf-8") as fh:
-        for no, line in enumerate(fh, 1):
+    with p.open("rb") as fh:
+        for no, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8-sig" if no == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"{p}:{no}: not UTF-8 text (byte {raw[exc.start]:#04x} at column "
+                    f"{exc.start + 1}); save the file as UTF-8"
+                ) from exc
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise InputError(f"{p}:{no}: malformed JSON ({exc.msg})") from exc
+            except RecursionError as exc:
+                raise InputError(f"{p}:{no}: JSON nested too deeply") from exc
             if not isinstance(obj, dict):
-                raise InputError(f"{p}:{no}: expected a JSON object, got {type(obj).__name__}")
+                raise InputError(f"{p}:{no}: expected a JSON object, got {_json_type(obj)}")
             yield no, obj
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type (for messages)."""
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
+    names |= {list: "an array", dict: "an object", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
 
 
 def read_samples(path: str | Path, require_image: bool = False) -> list[Sample]:
@@ -59,27 +68,44 @@ def read_samples(path: str | Path, require_image: bool = False) -> list[Sample]:
         where = f"{p}:{no}"
         if "id" not in obj:
             raise InputError(f"{where}: record has no 'id'")
-        sid = str(obj["id"])
+        raw_id = obj["id"]
+        if isinstance(raw_id, bool) or not isinstance(raw_id, str | int) or str(raw_id) == "":
+            raise InputError(
+                f"{where}: 'id' must be a non-empty string or an integer, got {_json_type(raw_id)}"
+            )
+        sid = str(raw_id)
         if sid in seen:
             raise InputError(f"{where}: duplicate id {sid!r}")
         seen.add(sid)
         prompt = obj.get("prompt")
-        if not isinstance(prompt, str) or not prompt.strip():
+        if prompt is not None and not isinstance(prompt, str):
+            raise InputError(
+                f"{where}: 'prompt' of record {sid!r} must be a string, got {_json_type(prompt)}"
+            )
+        if prompt is None or not prompt.strip():
             raise InputError(f"{where}: empty or missing 'prompt' for id {sid!r}")
         image = None
-        if obj.get("image"):
-            img_path = Path(obj["image"])
+        raw_image = obj.get("image")
+        if raw_image is not None and not isinstance(raw_image, str):
+            raise InputError(
+                f"{where}: 'image' of record {sid!r} must be a file path string, "
+                f"got {_json_type(raw_image)}"
+            )
+        if raw_image:
+            img_path = Path(raw_image)
             if not img_path.is_absolute():
                 img_path = p.parent / img_path
             try:
                 image = load_image(img_path)
             except InputError as exc:
-                raise InputError(f"{where}: {exc}") from exc
+                raise InputError(f"{where}: record {sid!r}: {exc}") from exc
         elif require_image:
             raise InputError(f"{where}: record {sid!r} has no 'image'")
         caption = obj.get("caption")
         if caption is not None and not isinstance(caption, str):
-            raise InputError(f"{where}: 'caption' must be a string")
+            raise InputError(
+                f"{where}: 'caption' of record {sid!r} must be a string, got {_json_type(caption)}"
+            )
         meta = {k: v for k, v in obj.items() if k not in {"id", "prompt", "image", "caption"}}
         samples.append(Sample(id=sid, prompt=prompt, image=image, caption=caption, meta=meta))
     if not samples:

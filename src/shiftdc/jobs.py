@@ -10,6 +10,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from shiftdc.captions import Captioner
+from shiftdc.context import truncation_field
 from shiftdc.direction import SafetyDirection
 from shiftdc.errors import InputError
 from shiftdc.generation import batches, generate_plain
@@ -131,7 +132,7 @@ def caption_job(
     try:
         for chunk in tqdm(list(batches(todo, batch_size)), desc="captions", disable=not progress):
             for s, c in zip(chunk, captioner.caption(chunk), strict=True):
-                writer.write({"id": s.id, "prompt": s.prompt, "caption": c})
+                writer.write({"id": s.id, "prompt": s.prompt, "caption": c, **truncation_field(s)})
     finally:
         writer.close()
     return len(todo)
@@ -172,6 +173,8 @@ def generate_job(
     """
     check_shiftdc_options(direction, layers, mode, alpha, captioner)
     d = SafetyDirection.load(direction, vlm) if direction is not None else None
+    if d is not None and layers:
+        d.check_usable(layers, what="choose other --layers")
     settings = {
         "model": vlm.fingerprint,
         "direction": d.meta.get("data_fingerprint") if d else None,
@@ -214,8 +217,8 @@ def generate_job(
                 recs = [
                     {**r.to_record(), "shiftdc": True} for r in sdc.generate(chunk, max_new_tokens)
                 ]
-            for r in recs:
-                writer.write(r)
+            for s, r in zip(chunk, recs, strict=True):
+                writer.write({**r, **truncation_field(s)})
     finally:
         writer.close()
     return len(todo)

@@ -11,6 +11,7 @@ prefix's KV cache, is decided in `shiftdc.caption_routing`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -69,6 +70,8 @@ class ShiftDC:
         share_prefix: bool = True,
     ) -> None:
         get_mode(mode)
+        if not math.isfinite(alpha) or alpha < 0:
+            raise InputError(f"alpha must be a finite number >= 0, got {alpha!r}")
         direction.check_fits(vlm)
         self.vlm = vlm
         self.direction = direction

@@ -10,6 +10,7 @@ from typing import Any, Final, Literal
 from PIL import Image
 
 from shiftdc.data.errors import ImageLoadError
+from shiftdc.images import ImageProblem, open_rgb, to_rgb
 from shiftdc.sample import Sample
 
 Kind = Literal["harmful", "benign", "utility"]
@@ -20,18 +21,11 @@ ImageSource = Path | Callable[[], Image.Image]
 
 
 def open_image(path: Path) -> Image.Image:
-    """Open an image file fully and convert it to RGB, or raise ImageLoadError naming it."""
-    if not path.is_file():
-        reason = "it is a directory, not a file" if path.exists() else "file not found"
-        raise ImageLoadError(str(path), reason)
+    """Open an image file as RGB (see `shiftdc.images`), or raise ImageLoadError naming it."""
     try:
-        with Image.open(path) as img:
-            img.load()
-            return img.convert("RGB")
-    except Image.UnidentifiedImageError as exc:
-        raise ImageLoadError(str(path), "not a readable image format") from exc
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ImageLoadError(str(path), f"corrupt or truncated image ({exc})") from exc
+        return open_rgb(path)
+    except ImageProblem as exc:
+        raise ImageLoadError(str(path), str(exc)) from exc
 
 
 @dataclass(frozen=True)
@@ -83,7 +77,10 @@ class EvalItem:
             raise
         except Exception as exc:  # a renderer failing is reported the same way as a bad file
             raise ImageLoadError(f"<generated for {self.id}>", repr(exc)) from exc
-        return img if img.mode == "RGB" else img.convert("RGB")
+        try:
+            return img if img.mode == "RGB" else to_rgb(img)
+        except ImageProblem as exc:
+            raise ImageLoadError(f"<generated for {self.id}>", str(exc)) from exc
 
     def labels(self) -> dict[str, Any]:
         """The item's labels as a flat JSON-friendly dict (for run records and Sample.meta)."""

@@ -42,6 +42,7 @@ class RunConfig:
     captions: str = "self"
     direction: str | None = None
     limit: int | None = None
+    long_prompt: str = "refuse"
     judge_options: dict[str, Any] = field(default_factory=dict)
     defense_settings: dict[str, Any] = field(default_factory=dict)
     #: options of the defense beyond caption_tokens/captions/direction, which stay fields of
@@ -157,6 +158,7 @@ def evaluate(
 
 
 def _run_batch(chunk: list[Any], defense: Any, judge: Any, config: RunConfig) -> list[dict]:
+    from shiftdc.context import fit_to_context, truncation_field
     from shiftdc.data import ImageLoadError
 
     records: list[dict[str, Any]] = []
@@ -173,9 +175,13 @@ def _run_batch(chunk: list[Any], defense: Any, judge: Any, config: RunConfig) ->
             "error": None,
         }
         try:
-            samples.append(it.to_sample())
+            sample = fit_to_context(
+                defense.vlm, [it.to_sample()], config.long_prompt, config.max_new_tokens
+            )[0]
+            samples.append(sample)
             ok.append(len(records))
-        except ImageLoadError as exc:
+            base.update(truncation_field(sample))
+        except (ImageLoadError, InputError) as exc:
             base["error"] = str(exc)
         records.append(base)
     if samples:

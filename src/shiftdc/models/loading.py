@@ -78,6 +78,39 @@ class VLM:
         return self._fingerprint
 
 
+DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu")
+"""Device types a model can be loaded on (each checked for availability first)."""
+
+
+def check_device(device: str) -> str:
+    """Return `device` if this machine has it, else raise InputError saying what to use."""
+    from shiftdc.errors import InputError
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise InputError(
+            f"unknown device {device!r}; use cpu, cuda, cuda:N (N = GPU index) or mps"
+        ) from None
+    if dev.type not in DEVICE_TYPES:
+        raise InputError(f"device type {dev.type!r} is not supported; use cpu, cuda or mps")
+    if dev.type == "cpu":
+        return device
+    backend = getattr(torch, dev.type, None) if dev.type != "mps" else torch.backends.mps
+    if backend is None or not backend.is_available():
+        raise InputError(
+            f"--device {device}: this machine (or this PyTorch build) has no {dev.type} "
+            "device; use --device cpu"
+        )
+    count = backend.device_count() if hasattr(backend, "device_count") else 1
+    if dev.index is not None and dev.index >= count:
+        raise InputError(
+            f"--device {device}: there is no {dev.type} device {dev.index}; this machine has "
+            f"{count} ({dev.type}:0..{dev.type}:{count - 1})"
+        )
+    return device
+
+
 def _resolve_dtype(dtype: str | torch.dtype | None, device: str) -> torch.dtype:
     if isinstance(dtype, torch.dtype):
         return dtype
@@ -98,7 +131,7 @@ def load_vlm(
     from transformers import AutoConfig, AutoModelForImageTextToText
 
     name = str(name_or_path)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = check_device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     try:
         config = AutoConfig.from_pretrained(name, **from_pretrained_kwargs)
     except (OSError, ValueError) as exc:
