@@ -10,6 +10,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from shiftdc.errors import InputError
+from shiftdc.records import sample_key, unique_by_id
 from shiftdc.sample import Sample
 
 SUPPORTED_MODES = {"RGB", "RGBA", "L", "LA", "P", "I;16", "I", "F", "CMYK", "YCbCr", "1"}
@@ -54,15 +55,11 @@ def read_samples(path: str | Path, require_image: bool = False) -> list[Sample]:
     """Read {"id", "image", "prompt", "caption"?} records; image paths resolve against the file."""
     p = Path(path)
     samples: list[Sample] = []
-    seen: set[str] = set()
     for no, obj in iter_jsonl(p):
         where = f"{p}:{no}"
         if "id" not in obj:
             raise InputError(f"{where}: record has no 'id'")
         sid = str(obj["id"])
-        if sid in seen:
-            raise InputError(f"{where}: duplicate id {sid!r}")
-        seen.add(sid)
         prompt = obj.get("prompt")
         if not isinstance(prompt, str) or not prompt.strip():
             raise InputError(f"{where}: empty or missing 'prompt' for id {sid!r}")
@@ -84,7 +81,7 @@ def read_samples(path: str | Path, require_image: bool = False) -> list[Sample]:
         samples.append(Sample(id=sid, prompt=prompt, image=image, caption=caption, meta=meta))
     if not samples:
         raise InputError(f"{p}: no records found")
-    return samples
+    return unique_by_id(samples, sample_key, where=str(p))
 
 
 def write_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> None:
