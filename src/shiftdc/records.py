@@ -186,8 +186,8 @@ def check_parent(path: Path) -> None:
             return
 
 
-def _read_sidecar(side: Path, out: Path) -> dict[str, Any] | None:
-    """The sidecar's content, None if absent; refused if it is not one of ours."""
+def _read_sidecar(side: Path, out: Path, command: str) -> dict[str, Any] | None:
+    """The sidecar's content, None if absent; refused if it is not `command`'s."""
     if not side.exists():
         return None
     hint = f"{out} is not a shiftdc output; choose another --out"
@@ -199,6 +199,11 @@ def _read_sidecar(side: Path, out: Path) -> dict[str, Any] | None:
         raise InputError(f"{side} is not a shiftdc settings file; {hint}")
     if saved.get("format", FORMAT) != FORMAT:
         raise InputError(f"{out} has record format {saved['format']!r}, not {FORMAT!r}")
+    if saved.get("command", command) != command:
+        raise InputError(
+            f"{out} was made by `shiftdc {saved['command']}`, not `shiftdc {command}`; "
+            "choose another --out"
+        )
     return saved
 
 
@@ -247,16 +252,11 @@ class RecordFile:
         check_parent(out)
         if out.is_dir():
             raise InputError(f"--out {out} is a directory; give a file path for the records")
-        saved = _read_sidecar(side, out)
+        saved = _read_sidecar(side, out, command)
         if out.exists() and saved is None:
             raise InputError(
                 f"{out} exists and is not a shiftdc output (no {side.name} beside it); "
                 "choose another --out (it is never overwritten)"
-            )
-        if saved is not None and saved.get("command", command) != command:
-            raise InputError(
-                f"{out} was made by `shiftdc {saved['command']}`, not `shiftdc {command}`; "
-                "choose another --out"
             )
         rf = cls(out, side, command, overwrite, saved)
         if out.is_file() and not overwrite:
@@ -386,15 +386,12 @@ def outcomes(fn: Callable[[list[T]], list[dict[str, Any]]], chunk: list[T]) -> l
     """fn(chunk); if an item fails, rerun one by one and give failed items {"error": msg}."""
     try:
         return fn(chunk)
-    except ITEM_FAILURES:
+    except ITEM_FAILURES as exc:
         if len(chunk) == 1:
-            raise
+            return [{"error": f"{exc.__class__.__name__}: {exc}"}]
     out = []
     for item in chunk:
-        try:
-            out.extend(fn([item]))
-        except ITEM_FAILURES as exc:
-            out.append({"error": f"{exc.__class__.__name__}: {exc}"})
+        out.extend(outcomes(fn, [item]))
     return out
 
 
@@ -404,15 +401,10 @@ def check_run_dir(run_dir: Path, command: str) -> dict[str, Any] | None:
     if run_dir.exists() and not run_dir.is_dir():
         raise InputError(f"--out {run_dir} is a file; --out names a run directory")
     side = run_dir / "config.json"
-    saved = _read_sidecar(side, run_dir)
+    saved = _read_sidecar(side, run_dir, command)
     if saved is None and run_dir.is_dir() and any(run_dir.iterdir()):
         raise InputError(
             f"{run_dir} is not empty and is not a shiftdc {command} run (no config.json); "
-            "use a new or empty directory"
-        )
-    if saved is not None and saved.get("command", command) != command:
-        raise InputError(
-            f"{run_dir} holds a `shiftdc {saved['command']}` run, not {command}; "
             "use a new or empty directory"
         )
     return saved

@@ -3,7 +3,6 @@ and no file the tool did not create ever overwritten (their bytes are compared).
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from PIL import Image
 
 from shiftdc.cli import main
 from shiftdc.records import FORMAT, DuplicateIdWarning
+from tests.data.upstream_layouts import FIGSTEP_COLUMNS, write_csv, write_image
 
 FAST = ["--device", "cpu", "--quiet", "--max-new-tokens", "2"]
 FIT = ["--device", "cpu", "--quiet", "--caption-tokens", "2"]
@@ -38,28 +38,25 @@ def requests(d: Path, prompts=("what is this ?", "list the steps"), name="reqs")
 
 
 def figstep(d: Path, rows: list[tuple[int, str]], images: bool = True) -> Path:
-    """A FigStep download with the given (task id, question) rows."""
+    """A FigStep download with the given (task id, question) rows; images corrupt if not."""
     root = d / "figstep"
     (root / "images" / "SafeBench").mkdir(parents=True)
-    with (root / "safebench.csv").open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(
-            ["dataset", "category_id", "task_id", "category_name", "question", "instruction"]
-        )
-        for task, question in rows:
-            w.writerow(["SafeBench", "1", str(task), "Illegal Activity", question, question])
+    cells = [
+        {"dataset": "SafeBench", "category_id": "1", "task_id": str(task),
+         "category_name": "Illegal Activity", "question": q, "instruction": q}
+        for task, q in rows
+    ]  # fmt: skip
+    write_csv(root / "safebench.csv", FIGSTEP_COLUMNS, cells)
+    for task, _ in rows:  # present (so the layout is found), corrupt unless `images`
+        (root / "images" / "SafeBench" / f"query_SafeBench_1_{task}_6.png").write_bytes(b"x")
     if images:
         add_figstep_images(root, rows)
-    else:  # present (so the layout is found) but corrupt
-        for task, _ in rows:
-            (root / "images" / "SafeBench" / f"query_SafeBench_1_{task}_6.png").write_bytes(b"x")
     return root
 
 
 def add_figstep_images(root: Path, rows: list[tuple[int, str]]) -> None:
     for task, _ in rows:
-        img = root / "images" / "SafeBench" / f"query_SafeBench_1_{task}_6.png"
-        Image.new("RGB", (20, 20), "white").save(img)
+        write_image(root / "images" / "SafeBench" / f"query_SafeBench_1_{task}_6.png")
 
 
 def sidecar(out: Path, **fields) -> None:
@@ -245,7 +242,7 @@ ROWS = {
     "evaluate into a file": Row(_eval_into_file, 2, "is a file"),
     "evaluate into a folder of other files": Row(_eval_into_other_folder, 2, "not a shiftdc"),
     "evaluate into a run with foreign records": Row(_eval_foreign_records, 2, "another run"),
-    "evaluate into a rescore": Row(_eval_into_rescore, 2, "holds a `shiftdc rescore` run"),
+    "evaluate into a rescore": Row(_eval_into_rescore, 2, "made by `shiftdc rescore`"),
     "evaluate --limit 0": Row(_eval_limit_zero, 2, "--limit 0 selects no items"),
     "evaluate an empty benchmark": Row(_eval_empty_benchmark, 2, "has no items"),
     "--max-failed 2": Row(_max_failed_out_of_range, 2, "fraction between 0 and 1"),
