@@ -2,8 +2,9 @@
 
 How the tool recognises its own output. A records file `OUT` (or `RUN/records.jsonl`) is
 ours when its sidecar (`OUT.settings.json`, or `RUN/config.json`) is a JSON object with
-`"format": FORMAT`, the command that made it and a `run_id`; every record line carries that
-`"run"` id and a `"key"`, the digest of the item's input (see `sample_key`, `item_key`).
+`"format": FORMAT`, the command that made it and a `run_id` (a digest of the command and its
+settings); every record line carries that `"run"` id and a `"key"`, the digest of the item's
+input (see `sample_key`, `item_key`).
 Anything else at `OUT` (a text file, another JSONL, the input file, a folder with other
 files) is refused and never written to, even with --overwrite.
 
@@ -26,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -322,8 +322,8 @@ class RecordFile:
     def start(self, settings: dict[str, Any]) -> None:
         """Write the sidecar (settings + run id) and open the records file for appending."""
         self.check_settings(settings)
-        if not self.records:
-            self.run_id = uuid.uuid4().hex
+        if not self.records:  # same command and settings, same id: reruns write the same bytes
+            self.run_id = digest([self.command, json.loads(json.dumps(settings, default=str))])
         self.path.parent.mkdir(parents=True, exist_ok=True)
         side = {**settings, "format": FORMAT, "command": self.command, "run_id": self.run_id}
         _atomic_write(self.sidecar, json.dumps(side, indent=2, default=str) + "\n")

@@ -288,6 +288,7 @@ def generate(d: Path, reqs: Path, tiny_dir, capsys, *extra: str) -> tuple[int, s
 def test_changed_input_is_refused_naming_its_id(change, tmp_path, tiny_dir, capsys):
     reqs = requests(tmp_path)
     assert generate(tmp_path, reqs, tiny_dir, capsys)[0] == 0
+    first = (tmp_path / "o.jsonl").read_bytes()
     if change == "prompt":
         reqs.write_text(reqs.read_text().replace("list the steps", "list other steps"))
         changed = "'reqs-1'"
@@ -298,8 +299,11 @@ def test_changed_input_is_refused_naming_its_id(change, tmp_path, tiny_dir, caps
     code, _, err = generate(tmp_path, reqs, tiny_dir, capsys)
     assert code == 2 and "changed since" in err and changed in err, err
     assert snapshot(tmp_path) == before
-    # the same input resumes as done; --overwrite redoes the file
+    # --overwrite redoes the file (same bytes for unchanged items); then it resumes as done
     assert generate(tmp_path, reqs, tiny_dir, capsys, "--overwrite")[0] == 0
+    redone = (tmp_path / "o.jsonl").read_bytes().splitlines()
+    kept = 0 if change == "prompt" else 1
+    assert redone[kept] == first.splitlines()[kept] and redone != first.splitlines()
     code, out, _ = generate(tmp_path, reqs, tiny_dir, capsys)
     assert code == 0 and "2 of 2 already done" in out
 
