@@ -6,8 +6,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shiftdc.errors import ShiftDCError
+
+if TYPE_CHECKING:
+    from shiftdc.records import Tally
 
 MAX_FAILED_HELP = (
     "exit with status 3 when more than this fraction of the items failed (default 0.1); "
@@ -86,8 +90,8 @@ def cmd_caption(args: argparse.Namespace) -> None:
     tally.check(args.max_failed)
 
 
-def _done(tally, total: int) -> str:
-    """'N of M recorded (F failed)' for a job's records file."""
+def _done(tally: Tally, total: int) -> str:
+    """'N of M done, F failed' for a job's records file."""
     failed = f", {tally.failed} failed" if tally.failed else ""
     return f"{tally.recorded - tally.failed} of {total} done{failed}"
 
