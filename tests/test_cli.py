@@ -122,7 +122,6 @@ def test_generate_resumes_without_duplicates(files, tiny_dir, tmp_path, monkeypa
     monkeypatch.setenv("SHIFTDC_CACHE", str(tmp_path / "cache"))
     _, _, _, reqs = files
     out = tmp_path / "out.jsonl"
-    out.write_text(json.dumps({"id": "reqs-0", "response": "kept"}) + "\n" + '{"id": "re')
     args = [
         "generate",
         "--model",
@@ -138,8 +137,13 @@ def test_generate_resumes_without_duplicates(files, tiny_dir, tmp_path, monkeypa
         "3",
     ]
     assert main(args) == 0
+    # as if killed while writing the second record: the first one kept, a torn line after it
+    first = {**read_jsonl(out)[0], "response": "kept"}
+    out.write_text(json.dumps(first) + "\n" + '{"id": "re')
+    assert main(args) == 0
     recs = read_jsonl(out)
     assert [r["id"] for r in recs] == ["reqs-0", "reqs-1"] and recs[0]["response"] == "kept"
+    capsys.readouterr()
     # resuming with other settings is refused, naming the setting
     assert "max_new_tokens=3" in _err(capsys, [*args[:-1], "5"])
     assert [r["id"] for r in read_jsonl(out)] == ["reqs-0", "reqs-1"]

@@ -198,10 +198,13 @@ def golden_outputs(tmp_path_factory):
 
 
 def _diff(actual: Any, expected: Any, where: str, tolerant: bool) -> str | None:
-    """Path and values of the first difference, or None (floats within REL_TOL if tolerant)."""
+    """Path and values of the first difference, or None (floats within REL_TOL if tolerant).
+
+    Outputs may gain keys (the records' content keys, run ids, new summary fields); every
+    recorded key must still be there with its recorded value."""
     if isinstance(expected, dict) and isinstance(actual, dict):
-        if sorted(actual) != sorted(expected):
-            return f"{where}: keys {sorted(actual)} != expected {sorted(expected)}"
+        if missing := sorted(set(expected) - set(actual)):
+            return f"{where}: keys {missing} are missing"
         for k in expected:
             if (d := _diff(actual[k], expected[k], f"{where}.{k}", tolerant)) is not None:
                 return d

@@ -7,8 +7,9 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from shiftdc.errors import InputError, ShiftDCError
+from shiftdc.errors import ShiftDCError
 from shiftdc.images import DEFAULT_MAX_PIXELS, max_pixels, set_max_pixels
 
 
@@ -52,6 +53,20 @@ def _long_prompt_arg(p: argparse.ArgumentParser) -> None:
         "refuse it (default, exit 2) or cut its text to fit; a truncated request's record "
         "says so in 'prompt_truncated'",
     )
+
+
+if TYPE_CHECKING:
+    from shiftdc.records import Tally
+
+MAX_FAILED_HELP = (
+    "exit with status 3 when more than this fraction of the items failed (default 0.1); "
+    "failed items are recorded with their error and retried by the next run"
+)
+OUT_HELP = (
+    "records JSONL, written as it goes; the same command resumes it. Only this command's own "
+    "output is reused (never another file); an input whose prompt, caption or image changed "
+    "since it was recorded is refused, naming its id"
+)
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -102,9 +117,10 @@ def _layers(spec: str | None, vlm) -> list[int] | None:
 
 def cmd_fit(args: argparse.Namespace) -> None:
     from shiftdc.io import read_samples
-    from shiftdc.jobs import fit_job
+    from shiftdc.jobs import check_direction_out, fit_job
 
     safe, unsafe = read_samples(args.safe), read_samples(args.unsafe)
+    check_direction_out(args.out)
     vlm = _load(args)
     safe = _fit_context(vlm, safe, "refuse", 0, args.caption_tokens)
     unsafe = _fit_context(vlm, unsafe, "refuse", 0, args.caption_tokens)
@@ -127,11 +143,13 @@ def cmd_fit(args: argparse.Namespace) -> None:
 def cmd_caption(args: argparse.Namespace) -> None:
     from shiftdc.io import read_samples
     from shiftdc.jobs import caption_job
+    from shiftdc.records import RecordFile
 
     samples = read_samples(args.input, require_image=True)
+    RecordFile.open(args.out, "caption", overwrite=args.overwrite, inputs=[args.input])
     vlm = _load(args)
     samples = _fit_context(vlm, samples, args.long_prompt, 0, args.max_new_tokens)
-    n = caption_job(
+    tally = caption_job(
         vlm,
         samples,
         args.out,
@@ -140,41 +158,47 @@ def cmd_caption(args: argparse.Namespace) -> None:
         overwrite=args.overwrite,
         progress=not args.quiet,
     )
-    print(f"wrote {n} captions -> {args.out}")
+    print(f"{_done(tally, len(samples))} captions -> {args.out}")
+    tally.check(args.max_failed)
+
+
+def _done(tally: Tally, total: int) -> str:
+    """'N of M done, F failed' for a job's records file."""
+    failed = f", {tally.failed} failed" if tally.failed else ""
+    return f"{tally.recorded - tally.failed} of {total} done{failed}"
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
     from shiftdc.io import read_samples
-    from shiftdc.jobs import check_shiftdc_options, generate_job
+    from shiftdc.jobs import GenerateConfig, check_shiftdc_options, generate_job
+    from shiftdc.records import RecordFile
 
     samples = read_samples(args.input)
     check_shiftdc_options(args.direction, args.layers, args.mode, args.alpha, args.captioner)
+    RecordFile.open(args.out, "generate", overwrite=args.overwrite, inputs=[args.input])
     vlm = _load(args)
-    layers = _layers(args.layers, vlm)
     caption_tokens = args.caption_tokens if args.direction else None
     samples = _fit_context(vlm, samples, args.long_prompt, args.max_new_tokens, caption_tokens)
+    config = GenerateConfig(
+        direction=args.direction,
+        mode=args.mode,
+        alpha=args.alpha,
+        layers=_layers(args.layers, vlm),
+        max_new_tokens=args.max_new_tokens,
+        caption_tokens=args.caption_tokens,
+        batch_size=args.batch_size,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
     captioner = None
     if args.captioner:
         from shiftdc.models import load_vlm
 
         captioner = load_vlm(args.captioner, dtype=args.dtype, device=args.device)
-    n = generate_job(
-        vlm,
-        samples,
-        args.out,
-        direction=args.direction,
-        mode=args.mode,
-        alpha=args.alpha,
-        layers=layers,
-        max_new_tokens=args.max_new_tokens,
-        caption_tokens=args.caption_tokens,
-        captioner=captioner,
-        batch_size=args.batch_size,
-        overwrite=args.overwrite,
-        progress=not args.quiet,
-    )
+    tally = generate_job(vlm, samples, args.out, config, captioner=captioner)
     what = f"ShiftDC ({args.mode})" if args.direction else "plain"
-    print(f"wrote {n} {what} responses -> {args.out}")
+    print(f"{_done(tally, len(samples))} {what} responses -> {args.out}")
+    tally.check(args.max_failed)
 
 
 def cmd_make_tiny(args: argparse.Namespace) -> None:
@@ -203,7 +227,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from shiftdc.eval.runs import RunConfig, evaluate
+    from shiftdc.eval.runs import RunConfig, evaluate, load_items, open_run
+    from shiftdc.records import check_failed
 
     config = RunConfig(
         **_flags(
@@ -215,14 +240,20 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         )
     )
     config.validate()
+    open_run(args.out)
+    items = load_items(config)
     summary = evaluate(
         _load(args),
         config,
         args.out,
         batch_size=args.batch_size,
         progress=not args.quiet,
+        items=items,
     )
     print(_headline(summary, args.out))
+    check_failed(
+        summary["n_errors"], summary["n_records"], args.max_failed, args.out / "records.jsonl"
+    )
 
 
 def _flags(config: type, args: argparse.Namespace, **by_hand: object) -> dict:
@@ -248,7 +279,8 @@ def _headline(summary: dict, where: Path) -> str:
     return (
         f"{summary['defense']} | judge {summary['judge']} | ASR {pct(summary['asr'])} "
         f"(n={summary['n']}) | over-refusal {pct(summary.get('over_refusal'))} | "
-        f"utility {pct(summary.get('utility'))} -> {where}/report.md"
+        f"utility {pct(summary.get('utility'))} | failed {summary.get('n_errors', 0)} of "
+        f"{summary.get('n_records', '?')} items -> {where}/report.md"
     )
 
 
@@ -294,6 +326,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _fraction(text: str) -> float:
+    from shiftdc.records import valid_fraction
+
+    try:
+        return valid_fraction(float(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"expected a fraction between 0 and 1, got {text!r}"
+        ) from exc
+
+
 def build_parser() -> argparse.ArgumentParser:
     from shiftdc.data import BENCHMARKS
     from shiftdc.eval.defenses import DEFENSES
@@ -326,7 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("caption", help="query-aware self-captions for image requests")
     _model_args(p)
     p.add_argument("--input", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help=OUT_HELP)
+    p.add_argument("--max-failed", type=_fraction, default=0.1, help=MAX_FAILED_HELP)
     p.add_argument("--max-new-tokens", type=positive_int, default=128)
     _long_prompt_arg(p)
     p.add_argument("--overwrite", action="store_true", help="start over instead of resuming")
@@ -335,10 +379,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="generate responses, with ShiftDC if --direction")
     _model_args(p)
     p.add_argument("--input", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help=OUT_HELP)
+    p.add_argument("--max-failed", type=_fraction, default=0.1, help=MAX_FAILED_HELP)
     p.add_argument("--direction", type=Path, help="saved direction; omit for plain generation")
     p.add_argument("--mode", default="paper", **names(MODES, "mode"))
-        p.add_argument(
+    p.add_argument(
         "--alpha",
         type=nonnegative_float,
         default=1.0,
@@ -379,7 +424,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="self",
         help="shiftdc: self-captions (the method) or the benchmark's known captions",
     )
-    p.add_argument("--out", type=Path, required=True, help="run directory (resumable)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="run directory: new, empty or this evaluate run (resumed; items whose content "
+        "changed since they were recorded are refused, naming their ids)",
+    )
+    p.add_argument("--max-failed", type=_fraction, default=0.1, help=MAX_FAILED_HELP)
     p.add_argument("--limit", type=positive_int, help="a seeded subsample of N items")
     p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--max-new-tokens", type=positive_int, default=128)
@@ -477,7 +529,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.func(args)
     except ShiftDCError as exc:
         print(f"shiftdc {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_status", 2)
     except (OSError, ValueError) as exc:
         print(f"shiftdc {args.command}: error: {exc}", file=sys.stderr)
         return 2

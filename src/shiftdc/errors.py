@@ -11,3 +11,9 @@ class InputError(ShiftDCError, ValueError):
 
 class DirectionMismatchError(ShiftDCError, ValueError):
     """A saved safety direction does not fit the model it is applied to."""
+
+
+class FailedItemsError(ShiftDCError):
+    """More items failed than --max-failed allows; the CLI exits with status 3."""
+
+    exit_status = 3

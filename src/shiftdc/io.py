@@ -11,6 +11,7 @@ from PIL import Image
 
 from shiftdc.errors import InputError
 from shiftdc.images import ImageProblem, open_rgb
+from shiftdc.records import sample_key, unique_by_id
 from shiftdc.sample import Sample
 
 
@@ -63,7 +64,6 @@ def read_samples(path: str | Path, require_image: bool = False) -> list[Sample]:
     """Read {"id", "image", "prompt", "caption"?} records; image paths resolve against the file."""
     p = Path(path)
     samples: list[Sample] = []
-    seen: set[str] = set()
     for no, obj in iter_jsonl(p):
         where = f"{p}:{no}"
         if "id" not in obj:
@@ -74,9 +74,6 @@ def read_samples(path: str | Path, require_image: bool = False) -> list[Sample]:
                 f"{where}: 'id' must be a non-empty string or an integer, got {_json_type(raw_id)}"
             )
         sid = str(raw_id)
-        if sid in seen:
-            raise InputError(f"{where}: duplicate id {sid!r}")
-        seen.add(sid)
         prompt = obj.get("prompt")
         if prompt is not None and not isinstance(prompt, str):
             raise InputError(
@@ -110,4 +107,4 @@ def read_samples(path: str | Path, require_image: bool = False) -> list[Sample]:
         samples.append(Sample(id=sid, prompt=prompt, image=image, caption=caption, meta=meta))
     if not samples:
         raise InputError(f"{p}: no records found")
-    return samples
+    return unique_by_id(samples, sample_key, where=str(p))

@@ -1,9 +1,12 @@
-"""File-level jobs behind the CLI: JSONL in, JSONL/direction out, resumable."""
+"""File-level jobs behind the CLI: JSONL in, JSONL/direction out, resumable.
+
+Records go through `shiftdc.records` (ownership, content-keyed resume, error records).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,82 +14,29 @@ from tqdm.auto import tqdm
 
 from shiftdc.captions import Captioner
 from shiftdc.context import truncation_field
-from shiftdc.direction import SafetyDirection
+from shiftdc.direction import META_FILE, SafetyDirection
 from shiftdc.errors import InputError
 from shiftdc.generation import batches, generate_plain
 from shiftdc.models.loading import VLM
 from shiftdc.pipeline import ShiftDC
+from shiftdc.records import RecordFile, Tally, check_parent, outcomes, sample_key
 from shiftdc.sample import Sample
 
 
-def done_ids(out: Path) -> set[str]:
-    """Ids already written to a result JSONL (a torn last line is ignored)."""
-    if not out.is_file():
-        return set()
-    ids = set()
-    for line in out.read_text(encoding="utf-8").splitlines():
+def check_direction_out(out: Path) -> None:
+    """Refuse a `fit --out` that is a file or a folder holding anything but a direction."""
+    check_parent(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; --out names a folder for the direction")
+    if out.is_dir() and any(out.iterdir()):
         try:
-            ids.add(str(json.loads(line)["id"]))
-        except (json.JSONDecodeError, KeyError, TypeError):
-            continue
-    return ids
-
-
-class RecordWriter:
-    """Append-only JSONL writer that flushes every record."""
-
-    def __init__(self, path: Path, overwrite: bool = False) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if overwrite and path.exists():
-            path.unlink()
-        self._repair(path)
-        self.fh = path.open("a", encoding="utf-8")
-
-    @staticmethod
-    def _repair(path: Path) -> None:
-        """Drop a torn last line left by a killed run."""
-        if path.is_file():
-            data = path.read_bytes()
-            if data and not data.endswith(b"\n"):
-                path.write_bytes(data[: data.rfind(b"\n") + 1])
-
-    def write(self, record: dict[str, Any]) -> None:
-        self.fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self.fh.flush()
-
-    def close(self) -> None:
-        self.fh.close()
-
-
-def settings_path(out: Path) -> Path:
-    """Sidecar holding the settings a result file was made with."""
-    return out.with_name(out.name + ".settings.json")
-
-
-def check_settings(out: Path, settings: dict[str, Any], overwrite: bool) -> None:
-    """Refuse to resume `out` with other settings (name the first that differs); record them."""
-    side = settings_path(out)
-    if not overwrite and out.is_file() and side.is_file():
-        saved = json.loads(side.read_text(encoding="utf-8"))
-        for key, value in settings.items():
-            if saved.get(key) != value:
-                raise InputError(
-                    f"{out} was made with {key}={saved.get(key)!r}, not {value!r}; use another "
-                    "--out, the same settings to resume, or --overwrite"
-                )
-    side.parent.mkdir(parents=True, exist_ok=True)
-    side.write_text(json.dumps(settings, indent=2), encoding="utf-8")
-
-
-def pending(samples: Sequence[Sample], out: Path, overwrite: bool) -> list[Sample]:
-    """Samples not yet in `out` (all of them when overwriting)."""
-    if overwrite:
-        return list(samples)
-    seen = done_ids(out)
-    todo = [s for s in samples if s.id not in seen]
-    if seen and len(todo) < len(samples):
-        print(f"resuming {out}: {len(samples) - len(todo)} of {len(samples)} already done")
-    return todo
+            meta = json.loads((out / META_FILE).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            meta = None
+        if not isinstance(meta, dict) or "model_fingerprint" not in meta:
+            raise InputError(
+                f"{out} is not empty and holds no saved direction; use a new or empty folder"
+            )
 
 
 def fit_job(
@@ -100,6 +50,7 @@ def fit_job(
     progress: bool = True,
 ) -> SafetyDirection:
     """Fit and save a direction; images without captions are self-captioned first."""
+    check_direction_out(out)
     captioner = Captioner(
         vlm, max_new_tokens=caption_tokens, batch_size=batch_size, progress=progress
     )
@@ -115,6 +66,28 @@ def fit_job(
     return direction
 
 
+def _run(
+    rf: RecordFile,
+    samples: list[Sample],
+    settings: dict[str, Any],
+    respond: Any,
+    desc: str,
+    batch_size: int,
+    progress: bool,
+) -> Tally:
+    """Write a record per pending sample (failed ones as error records); tally the file."""
+    rf.check_settings(settings)
+    todo = rf.pending(samples, sample_key)
+    rf.start(settings)
+    try:
+        for chunk in tqdm(list(batches(todo, batch_size)), desc=desc, disable=not progress):
+            for s, rec in zip(chunk, outcomes(respond, chunk), strict=True):
+                rf.write({"id": s.id, **rec}, sample_key(s))
+    finally:
+        rf.close()
+    return rf.tally([s.id for s in samples])
+
+
 def caption_job(
     vlm: VLM,
     samples: list[Sample],
@@ -123,19 +96,41 @@ def caption_job(
     batch_size: int = 8,
     overwrite: bool = False,
     progress: bool = True,
-) -> int:
-    """Caption image requests into a JSONL (resumable); returns how many were written."""
-    check_settings(out, {"model": vlm.fingerprint, "max_new_tokens": max_new_tokens}, overwrite)
-    todo = pending(samples, out, overwrite)
+) -> Tally:
+    """Caption image requests into a JSONL (resumable); returns what the file now holds."""
+    rf = RecordFile.open(out, "caption", overwrite=overwrite)
     captioner = Captioner(vlm, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=False)
-    writer = RecordWriter(out, overwrite)
-    try:
-        for chunk in tqdm(list(batches(todo, batch_size)), desc="captions", disable=not progress):
-            for s, c in zip(chunk, captioner.caption(chunk), strict=True):
-                writer.write({"id": s.id, "prompt": s.prompt, "caption": c, **truncation_field(s)})
-    finally:
-        writer.close()
-    return len(todo)
+
+    def respond(chunk: list[Sample]) -> list[dict[str, Any]]:
+        caps = captioner.caption(chunk)
+        return [
+            {"prompt": s.prompt, "caption": c, **truncation_field(s)}
+            for s, c in zip(chunk, caps, strict=True)
+        ]
+
+    settings = {"model": vlm.fingerprint, "max_new_tokens": max_new_tokens}
+    return _run(rf, samples, settings, respond, "captions", batch_size, progress)
+
+
+@dataclass
+class GenerateConfig:
+    """Settings of `generate_job`; ShiftDC is on when `direction` is given."""
+
+    direction: Path | None = None
+    mode: str = "paper"
+    alpha: float = 1.0
+    layers: list[int] | None = None
+    max_new_tokens: int = 128
+    caption_tokens: int = 128
+    batch_size: int = 8
+    overwrite: bool = False
+    progress: bool = True
+
+    def check(self, separate_captioner: bool = False) -> None:
+        """Refuse ShiftDC options without a direction."""
+        check_shiftdc_options(
+            self.direction, self.layers, self.mode, self.alpha, True if separate_captioner else None
+        )
 
 
 def check_shiftdc_options(
@@ -156,69 +151,66 @@ def generate_job(
     vlm: VLM,
     samples: list[Sample],
     out: Path,
-    direction: Path | None = None,
-    mode: str = "paper",
-    alpha: float = 1.0,
-    layers: list[int] | None = None,
-    max_new_tokens: int = 128,
-    caption_tokens: int = 128,
-    batch_size: int = 8,
-    overwrite: bool = False,
-    progress: bool = True,
+    config: GenerateConfig | None = None,
     captioner: VLM | None = None,
-) -> int:
+) -> Tally:
     """Generate responses (plain, or ShiftDC with a direction) into a JSONL (resumable).
 
     `captioner`, if given, is a separate VLM that makes the self-captions (default: `vlm`).
+    Returns what the file now holds for `samples` (recorded, failed).
     """
-    check_shiftdc_options(direction, layers, mode, alpha, captioner)
-    d = SafetyDirection.load(direction, vlm) if direction is not None else None
-    if d is not None and layers:
-        d.check_usable(layers, what="choose other --layers")
+    cfg = config or GenerateConfig()
+    cfg.check(captioner is not None)
+    rf = RecordFile.open(out, "generate", overwrite=cfg.overwrite)
+    d = SafetyDirection.load(cfg.direction, vlm) if cfg.direction is not None else None
+    if d is not None and cfg.layers:
+        d.check_usable(cfg.layers, what="choose other --layers")
     settings = {
         "model": vlm.fingerprint,
         "direction": d.meta.get("data_fingerprint") if d else None,
-        "mode": mode if d else None,
-        "alpha": alpha if d else None,
-        "layers": layers,
-        "max_new_tokens": max_new_tokens,
-        "caption_tokens": caption_tokens if d else None,
+        "mode": cfg.mode if d else None,
+        "alpha": cfg.alpha if d else None,
+        "layers": cfg.layers,
+        "max_new_tokens": cfg.max_new_tokens,
+        "caption_tokens": cfg.caption_tokens if d else None,
         "captioner": captioner.fingerprint if captioner is not None else None,
     }
-    check_settings(out, settings, overwrite)
-    todo = pending(samples, out, overwrite)
-    sdc = None
-    if d is not None:
+    n = cfg.max_new_tokens
+    if d is None:
+
+        def respond(chunk: list[Sample]) -> list[dict[str, Any]]:
+            texts = generate_plain(vlm, chunk, n, batch_size=cfg.batch_size)
+            return [
+                {"response": t, "shiftdc": False, **truncation_field(s)}
+                for s, t in zip(chunk, texts, strict=True)
+            ]
+
+    else:
         sdc = ShiftDC(
             vlm,
             d,
-            layers=layers,
-            mode=mode,
-            alpha=alpha,
-            batch_size=batch_size,
+            layers=cfg.layers,
+            mode=cfg.mode,
+            alpha=cfg.alpha,
+            batch_size=cfg.batch_size,
             progress=False,
             captioner=Captioner(
                 captioner or vlm,
-                max_new_tokens=caption_tokens,
-                batch_size=batch_size,
+                max_new_tokens=cfg.caption_tokens,
+                batch_size=cfg.batch_size,
                 progress=False,
             ),
         )
-    writer = RecordWriter(out, overwrite)
-    try:
-        for chunk in tqdm(list(batches(todo, batch_size)), desc="generate", disable=not progress):
-            if sdc is None:
-                texts = generate_plain(vlm, chunk, max_new_tokens, batch_size=batch_size)
-                recs = [
-                    {"id": s.id, "response": t, "shiftdc": False}
-                    for s, t in zip(chunk, texts, strict=True)
-                ]
-            else:
-                recs = [
-                    {**r.to_record(), "shiftdc": True} for r in sdc.generate(chunk, max_new_tokens)
-                ]
-            for s, r in zip(chunk, recs, strict=True):
-                writer.write({**r, **truncation_field(s)})
-    finally:
-        writer.close()
-    return len(todo)
+
+        def respond(chunk: list[Sample]) -> list[dict[str, Any]]:
+            recs = [r.to_record() for r in sdc.generate(chunk, n)]
+            return [
+                {
+                    **{k: v for k, v in r.items() if k != "id"},
+                    "shiftdc": True,
+                    **truncation_field(s),
+                }
+                for s, r in zip(chunk, recs, strict=True)
+            ]
+
+    return _run(rf, samples, settings, respond, "generate", cfg.batch_size, cfg.progress)

@@ -239,6 +239,8 @@ def test_missing_data_dir_and_corrupt_image(tiny_dir, tmp_path, capsys):
                 str(data),
                 "--out",
                 str(run),
+                "--max-failed",
+                "0.5",
                 *FAST,
             ]
         )

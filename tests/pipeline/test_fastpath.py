@@ -125,7 +125,7 @@ def test_other_families_share_with_the_same_tokens(tiny_vlm, family, tmp_path):
 
 def test_generate_job_with_a_separate_captioner(tiny_dir, vlm, direction, tmp_path, monkeypatch):
     from shiftdc.cli import build_parser
-    from shiftdc.jobs import generate_job
+    from shiftdc.jobs import GenerateConfig, generate_job
     from shiftdc.models import load_vlm
 
     monkeypatch.setenv("SHIFTDC_CACHE", str(tmp_path / "cache"))
@@ -133,16 +133,8 @@ def test_generate_job_with_a_separate_captioner(tiny_dir, vlm, direction, tmp_pa
     direction.save(tmp_path / "dir")
     out = tmp_path / "out.jsonl"
     reqs = uncaptioned()
-    generate_job(
-        vlm,
-        reqs,
-        out,
-        tmp_path / "dir",
-        max_new_tokens=3,
-        caption_tokens=4,
-        captioner=other,
-        progress=False,
-    )
+    cfg = GenerateConfig(tmp_path / "dir", max_new_tokens=3, caption_tokens=4, progress=False)
+    generate_job(vlm, reqs, out, cfg, captioner=other)
     recs = [json.loads(line) for line in out.read_text().splitlines()]
     own = Captioner(other, max_new_tokens=4, use_cache=False, progress=False).caption(reqs)
     assert [r["caption"] for r in recs] == own

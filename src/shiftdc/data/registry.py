@@ -14,6 +14,7 @@ from shiftdc.data.jailbreakv import load_jailbreakv
 from shiftdc.data.mm_safetybench import load_mm_safetybench
 from shiftdc.data.mme import load_mme
 from shiftdc.data.vlguard import load_vlguard
+from shiftdc.records import item_key, unique_by_id
 from shiftdc.registry import lookup
 
 
@@ -74,4 +75,5 @@ def load_benchmark(
     """Load a registered benchmark, optionally subsampled to `limit` items (in file order)."""
     loader = get_loader(name)
     items = loader(Path(data_dir) if data_dir is not None else None, seed, **options)
+    items = unique_by_id(items, item_key, where=f"benchmark {name!r}")
     return subsample(items, limit, seed) if limit is not None else items

@@ -1,4 +1,8 @@
-"""Resumable evaluation runs: one JSONL record per item, flushed as it goes, then a report."""
+"""Resumable evaluation runs: one JSONL record per item, flushed as it goes, then a report.
+
+Records, resume, ownership and failed items follow `shiftdc.records`; `RUN/config.json` is
+the run's settings sidecar.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +10,35 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
-from shiftdc.errors import InputError, ShiftDCError
-from shiftdc.eval.defenses import get_defense
-from shiftdc.eval.judges import get_judge, judge_records
+from shiftdc.errors import InputError
+from shiftdc.eval.defenses import Defense, get_defense
+from shiftdc.eval.judges import Judge, get_judge, judge_records
 from shiftdc.eval.metrics import summarize
 from shiftdc.eval.report import write_report
 from shiftdc.generation import batches
-from shiftdc.jobs import RecordWriter, done_ids
+from shiftdc.records import (
+    RecordFile,
+    SettingsMismatchError,
+    check_run_dir,
+    item_key,
+    outcomes,
+    read_jsonl_records,
+    write_records,
+)
 from shiftdc.registry import canonical
+
+if TYPE_CHECKING:
+    from shiftdc.data.item import EvalItem
+    from shiftdc.models.loading import VLM
 
 RECORDS = "records.jsonl"
 CONFIG = "config.json"
-
-
-class RunMismatchError(ShiftDCError):
-    """A run directory holds records made with different settings."""
+RunMismatchError = SettingsMismatchError
+"""A run directory holds records made with different settings (kept name)."""
 
 
 @dataclass
@@ -85,40 +99,53 @@ class RunConfig:
             raise InputError(f"benchmark {self.benchmark!r} needs --data-dir (its download)")
         if self.data_dir and not Path(self.data_dir).is_dir():
             raise InputError(f"data directory not found: {self.data_dir}")
-
-    def check_same(self, saved: dict[str, Any], run_dir: Path) -> None:
-        """Refuse to mix records: name the first setting that differs."""
-        mine = asdict(self)
-        for key, value in mine.items():
-            if key in saved and saved[key] != value:
-                raise RunMismatchError(
-                    f"{run_dir} was made with {key}={saved[key]!r}, not {value!r}; use a new "
-                    "--out directory (or the same settings to resume)"
-                )
+        if self.limit is not None and self.limit < 1:
+            raise InputError(
+                f"--limit {self.limit} selects no items; give a positive --limit, or leave it "
+                "out to evaluate every item"
+            )
 
 
-def load_items(benchmark: str, data_dir: str | None, seed: int, limit: int | None) -> list[Any]:
-    """Benchmark items: all, or a seeded subsample of `limit` spread over kinds and attacks."""
-    from shiftdc.data import load_benchmark
+def load_items(config: RunConfig) -> list[EvalItem]:
+    """The run's items: all, or a seeded subsample of `limit` spread over kinds and attacks."""
+    from shiftdc.data import load_benchmark, subsample
 
-    items = load_benchmark(
-        benchmark, data_dir=Path(data_dir) if data_dir else None, seed=seed, limit=limit
-    )
+    config.validate()
+    data_dir = Path(config.data_dir) if config.data_dir else None
+    items = load_benchmark(config.benchmark, data_dir=data_dir, seed=config.seed)
     if not items:
-        raise InputError(f"benchmark {benchmark!r} has no items")
-    return items
+        where = f" in {data_dir}" if data_dir else ""
+        raise InputError(
+            f"benchmark {config.benchmark!r} has no items{where}: its files hold no row it can "
+            "evaluate (rows without an image or request are skipped, e.g. JailBreakV's "
+            "text-only rows); check --data-dir"
+        )
+    return subsample(items, config.limit, config.seed) if config.limit is not None else items
+
+
+def open_run(out_dir: str | Path) -> RecordFile:
+    """Check `out_dir` is new, empty or an evaluate run of ours; read its records (no writes)."""
+    out = Path(out_dir)
+    check_run_dir(out, "evaluate")
+    return RecordFile.open(out / RECORDS, "evaluate", sidecar=out / CONFIG)
 
 
 def evaluate(
-    vlm: Any,
+    vlm: VLM,
     config: RunConfig,
     out_dir: str | Path,
     batch_size: int = 8,
     progress: bool = True,
+    items: list[EvalItem] | None = None,
 ) -> dict[str, Any]:
-    """Run (or resume) an evaluation into `out_dir`; return the summary."""
+    """Run (or resume) an evaluation into `out_dir`; return the summary.
+
+    Items that fail (unreadable image, rejected input) are error records, counted in the
+    summary's `n_errors`; the next run of the same command retries them.
+    """
     out = Path(out_dir)
-    items = load_items(config.benchmark, config.data_dir, config.seed, config.limit)
+    rf = open_run(out)
+    items = items if items is not None else load_items(config)
     judge = get_judge(config.judge, **config.judge_options)
     defense = get_defense(
         config.defense,
@@ -128,17 +155,10 @@ def evaluate(
         **config.defense_kwargs(),
     )
     config.defense_settings = defense.settings()
-    out.mkdir(parents=True, exist_ok=True)
-    cfg_path = out / CONFIG
-    if cfg_path.is_file():
-        config.check_same(json.loads(cfg_path.read_text(encoding="utf-8")), out)
-    cfg_path.write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
-    notes = defense.setup(out, items, seed=config.seed)
-    done = done_ids(out / RECORDS)
-    todo = [it for it in items if it.id not in done]
-    if done:
-        print(f"resuming {out}: {len(items) - len(todo)} of {len(items)} items already done")
-    writer = RecordWriter(out / RECORDS)
+    settings = config.to_dict()
+    rf.check_settings(settings)
+    todo = rf.pending(items, item_key)
+    rf.start(settings)
     bar = tqdm(
         total=len(items),
         initial=len(items) - len(todo),
@@ -147,17 +167,20 @@ def evaluate(
         disable=not progress,
     )
     try:
+        notes = defense.setup(out, items, seed=config.seed)
         for chunk in batches(todo, batch_size):
-            for rec in _run_batch(chunk, defense, judge, config):
-                writer.write(rec)
+            for it, rec in zip(chunk, _run_batch(chunk, defense, judge, config), strict=True):
+                rf.write(rec, item_key(it))
             bar.update(len(chunk))
     finally:
         bar.close()
-        writer.close()
+        rf.close()
     return finish(out, config.judge, config.defense, notes, judge_name=judge.name)
 
 
-def _run_batch(chunk: list[Any], defense: Any, judge: Any, config: RunConfig) -> list[dict]:
+def _run_batch(
+    chunk: list[EvalItem], defense: Defense, judge: Judge, config: RunConfig
+) -> list[dict[str, Any]]:
     from shiftdc.context import fit_to_context, truncation_field
     from shiftdc.data import ImageLoadError
 
@@ -186,12 +209,13 @@ def _run_batch(chunk: list[Any], defense: Any, judge: Any, config: RunConfig) ->
         records.append(base)
     if samples:
         t0 = time.perf_counter()
-        outs = defense.respond(samples)
+        outs = outcomes(defense.respond, samples)
         per_item = (time.perf_counter() - t0) / len(samples)
         for i, o in zip(ok, outs, strict=True):
             records[i].update(o, seconds=round(per_item, 4))
-        scored = judge_records(judge, [records[i] for i in ok])
-        for i, r in zip(ok, scored, strict=True):
+        good = [i for i in ok if not records[i]["error"]]
+        scored = judge_records(judge, [records[i] for i in good])
+        for i, r in zip(good, scored, strict=True):
             records[i] = {**r, "judge": judge.name}
     return records
 
@@ -201,13 +225,7 @@ def read_records(run_dir: Path) -> list[dict[str, Any]]:
     path = run_dir / RECORDS
     if not path.is_file():
         raise InputError(f"{run_dir} is not a run directory: {RECORDS} is missing")
-    recs = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            recs.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return recs
+    return read_jsonl_records(path)[0]
 
 
 def finish(
@@ -235,19 +253,20 @@ def rescore(
     """Re-judge a run's responses (no regeneration) into `run_dir/rescore-<judge>/`."""
     src = Path(run_dir)
     recs = read_records(src)
+    dest = Path(out_dir) if out_dir else src / f"rescore-{judge}"
+    check_run_dir(dest, "rescore")
     j = get_judge(judge, **(judge_options or {}))
     rescored = judge_records(j, recs)
     for r in rescored:
         if r.get("verdict") is not None:
             r["judge"] = j.name
-    dest = Path(out_dir) if out_dir else src / f"rescore-{judge}"
     dest.mkdir(parents=True, exist_ok=True)
     cfg = json.loads((src / CONFIG).read_text()) if (src / CONFIG).is_file() else {}
-    cfg.update(judge=judge, judge_options=judge_options or {}, rescored_from=str(src))
+    cfg.update(
+        judge=judge, judge_options=judge_options or {}, rescored_from=str(src), command="rescore"
+    )
     (dest / CONFIG).write_text(json.dumps(cfg, indent=2), encoding="utf-8")
-    with (dest / RECORDS).open("w", encoding="utf-8") as fh:
-        for r in rescored:
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    write_records(dest / RECORDS, rescored)
     defense = cfg.get("defense") or (recs[0].get("defense") if recs else "unknown")
     notes = [f"Re-scored from {src} with the {j.name} judge; responses were not regenerated."]
     return finish(dest, judge, defense, notes, judge_name=j.name, records=rescored)
