@@ -23,8 +23,14 @@ def figstep_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def jailbreakv_dir(tmp_path: Path) -> Path:
-    """Folder above JailBreakV_28K/ (CSV + image folders)."""
+    """Folder above JailBreakV_28K/ (full CSV + image folders)."""
     return layouts.make_jailbreakv(tmp_path)
+
+
+@pytest.fixture
+def jailbreakv_mini_dir(tmp_path: Path) -> Path:
+    """Folder above JailBreakV_28K/ holding only mini_JailBreakV_28K.csv and its images."""
+    return layouts.make_jailbreakv(tmp_path, mini=True)
 
 
 @pytest.fixture
@@ -33,7 +39,7 @@ def vlguard_dir(tmp_path: Path) -> Path:
     return layouts.make_vlguard(tmp_path)
 
 
-@pytest.fixture
-def mme_dir(tmp_path: Path) -> Path:
-    """Folder above MME_Benchmark_release_version/."""
-    return layouts.make_mme(tmp_path)
+@pytest.fixture(params=["current", "old"])
+def mme_dir(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """Folder above MME_Benchmark_release_version/, once per zip variant."""
+    return layouts.make_mme(tmp_path, request.param)

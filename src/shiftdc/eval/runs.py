@@ -20,6 +20,8 @@ from shiftdc.jobs import RecordWriter, done_ids
 
 RECORDS = "records.jsonl"
 CONFIG = "config.json"
+SUMMARY_ONLY = ("unparsed_verdicts", "yes_no_rule")
+"""RunConfig fields that only change how records are counted (a resume may change them)."""
 
 
 class RunMismatchError(ShiftDCError):
@@ -43,6 +45,9 @@ class RunConfig:
     limit: int | None = None
     judge_options: dict[str, Any] = field(default_factory=dict)
     defense_settings: dict[str, Any] = field(default_factory=dict)
+    benchmark_options: dict[str, Any] = field(default_factory=dict)
+    unparsed_verdicts: str = "not-harmful"
+    yes_no_rule: str = "mme"
 
     def validate(self) -> None:
         """Check names before anything heavy loads; list the valid ones."""
@@ -61,24 +66,45 @@ class RunConfig:
             raise InputError(f"benchmark {self.benchmark!r} needs --data-dir (its download)")
         if self.data_dir and not Path(self.data_dir).is_dir():
             raise InputError(f"data directory not found: {self.data_dir}")
+        from shiftdc.data.options import check_options
+        from shiftdc.eval.metrics import UNPARSED_POLICIES
+        from shiftdc.eval.parsing import YES_NO_RULES
+
+        check_options(self.benchmark, self.benchmark_options)
+        for what, value, valid in (
+            ("--unparsed-verdicts", self.unparsed_verdicts, UNPARSED_POLICIES),
+            ("--yes-no-rule", self.yes_no_rule, YES_NO_RULES),
+        ):
+            if value not in valid:
+                raise InputError(f"{what} {value!r} is not one of {', '.join(valid)}")
 
     def check_same(self, saved: dict[str, Any], run_dir: Path) -> None:
         """Refuse to mix records: name the first setting that differs."""
         mine = asdict(self)
         for key, value in mine.items():
-            if key in saved and saved[key] != value:
+            if key in saved and key not in SUMMARY_ONLY and saved[key] != value:
                 raise RunMismatchError(
                     f"{run_dir} was made with {key}={saved[key]!r}, not {value!r}; use a new "
                     "--out directory (or the same settings to resume)"
                 )
 
 
-def load_items(benchmark: str, data_dir: str | None, seed: int, limit: int | None) -> list[Any]:
+def load_items(
+    benchmark: str,
+    data_dir: str | None,
+    seed: int,
+    limit: int | None,
+    options: dict[str, Any] | None = None,
+) -> list[Any]:
     """Benchmark items: all, or a seeded subsample of `limit` spread over kinds and attacks."""
     from shiftdc.data import load_benchmark
 
     items = load_benchmark(
-        benchmark, data_dir=Path(data_dir) if data_dir else None, seed=seed, limit=limit
+        benchmark,
+        data_dir=Path(data_dir) if data_dir else None,
+        seed=seed,
+        limit=limit,
+        **(options or {}),
     )
     if not items:
         raise InputError(f"benchmark {benchmark!r} has no items")
@@ -94,7 +120,9 @@ def evaluate(
 ) -> dict[str, Any]:
     """Run (or resume) an evaluation into `out_dir`; return the summary."""
     out = Path(out_dir)
-    items = load_items(config.benchmark, config.data_dir, config.seed, config.limit)
+    items = load_items(
+        config.benchmark, config.data_dir, config.seed, config.limit, config.benchmark_options
+    )
     judge = get_judge(config.judge, **config.judge_options)
     defense = get_defense(
         config.defense,
@@ -194,7 +222,8 @@ def finish(
     """Summarise a run's records and write summary.json, report.md and report.html."""
     recs = records if records is not None else read_records(run_dir)
     cfg = json.loads((run_dir / CONFIG).read_text()) if (run_dir / CONFIG).is_file() else {}
-    summary = summarize(recs, judge_name or judge, defense, meta=cfg)
+    counting = {k: cfg[k] for k in SUMMARY_ONLY if k in cfg}
+    summary = summarize(recs, judge_name or judge, defense, meta=cfg, **counting)
     write_report(summary, run_dir, notes=notes)
     return json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
 
@@ -204,8 +233,13 @@ def rescore(
     judge: str,
     judge_options: dict[str, Any] | None = None,
     out_dir: str | Path | None = None,
+    counting: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Re-judge a run's responses (no regeneration) into `run_dir/rescore-<judge>/`."""
+    """Re-judge a run's responses (no regeneration) into `run_dir/rescore-<judge>/`.
+
+    The judge is given the same text as in `evaluate` (its `context`: a record's request or
+    prompt). `counting` overrides SUMMARY_ONLY settings (e.g. unparsed_verdicts).
+    """
     src = Path(run_dir)
     recs = read_records(src)
     j = get_judge(judge, **(judge_options or {}))
@@ -217,6 +251,7 @@ def rescore(
     dest.mkdir(parents=True, exist_ok=True)
     cfg = json.loads((src / CONFIG).read_text()) if (src / CONFIG).is_file() else {}
     cfg.update(judge=judge, judge_options=judge_options or {}, rescored_from=str(src))
+    cfg.update({k: v for k, v in (counting or {}).items() if k in SUMMARY_ONLY and v})
     (dest / CONFIG).write_text(json.dumps(cfg, indent=2), encoding="utf-8")
     with (dest / RECORDS).open("w", encoding="utf-8") as fh:
         for r in rescored:
