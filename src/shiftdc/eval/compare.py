@@ -68,11 +68,11 @@ def _group_row(group: str, cells: Sequence[dict[str, Any]]) -> list[str]:
     """One group's ASR row: n in the label when all runs agree, else in each cell;
     small-n groups marked."""
     ns = {c.get("n") for c in cells if c}
-    label = f"ASR: {group}" + (f" (n={ns.pop()})" if len(ns) == 1 else "")
-    out = [label]
+    shared = len(ns) == 1
+    out = [f"ASR: {group}" + (f" (n={next(iter(ns))})" if shared else "")]
     for c in cells:
         value = pct(c.get("asr")) + (SMALL_MARK if c.get("small_n") else "")
-        out.append(value if len(ns) <= 1 or not c else f"{value} (n={c.get('n')})")
+        out.append(value if shared or not c else f"{value} (n={c.get('n')})")
     return out
 
 
