@@ -237,6 +237,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
             data_dir=str(args.data_dir) if args.data_dir else None,
             direction=str(args.direction) if args.direction else None,
             judge_options=_judge_options(args),
+            benchmark_options=_benchmark_options(args),
         )
     )
     config.validate()
@@ -270,7 +271,47 @@ def _judge_options(args: argparse.Namespace) -> dict:
         opts["model"] = args.judge_model
     if getattr(args, "judge_template", None):
         opts["template"] = args.judge_template
+    if getattr(args, "judge_context", None):
+        if args.judge != "llm":
+            raise InputError("--judge-context applies to --judge llm only")
+        opts["context"] = args.judge_context
     return opts
+
+
+def _benchmark_options(args: argparse.Namespace) -> dict:
+    """Loader options from --subset/--scenarios/--formats (comma-separated lists)."""
+    opts: dict = {}
+    if args.subset:
+        opts["subset"] = args.subset
+    for key in ("scenarios", "formats"):
+        value = getattr(args, key)
+        if value:
+            opts[key] = [v.strip() for v in value.split(",") if v.strip()]
+    return opts
+
+
+def _counting_args(p: argparse.ArgumentParser, default: str | None) -> None:
+    """Flags that decide how records are counted (judge context, unparsed outputs, yes/no)."""
+    p.add_argument(
+        "--judge-context",
+        choices=["request", "prompt"],
+        help="llm judge: show it the request the attack encodes (default) or the prompt",
+    )
+    p.add_argument(
+        "--unparsed-verdicts",
+        choices=["not-harmful", "harmful", "exclude"],
+        default=default,
+        help="how an unparseable llm-judge output counts in ASR "
+        + ("(default: not-harmful)" if default else "(default: as the run did)"),
+    )
+    p.add_argument(
+        "--yes-no-rule",
+        choices=["mme", "lenient"],
+        default=default and "mme",
+        help="utility answers: MME's official rule (yes/no word or in its first 4 "
+        "characters, else wrong) or a lenient reading"
+        + (" (default: mme)" if default else " (default: as the run did)"),
+    )
 
 
 def _headline(summary: dict, where: Path) -> str:
@@ -294,7 +335,10 @@ def cmd_compare(args: argparse.Namespace) -> None:
 def cmd_rescore(args: argparse.Namespace) -> None:
     from shiftdc.eval.runs import rescore
 
-    summary = rescore(args.run, args.judge, _judge_options(args), out_dir=args.out)
+    counting = {"unparsed_verdicts": args.unparsed_verdicts, "yes_no_rule": args.yes_no_rule}
+    summary = rescore(
+        args.run, args.judge, _judge_options(args), out_dir=args.out, counting=counting
+    )
     print(_headline(summary, args.out or args.run / f"rescore-{args.judge}"))
 
 
@@ -437,6 +481,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-new-tokens", type=positive_int, default=128)
     p.add_argument("--caption-tokens", type=positive_int, default=128)
     _long_prompt_arg(p)
+    p.add_argument(
+        "--subset", help="figstep: full | tiny (SafeBench-Tiny); jailbreakv: full | mini"
+    )
+    p.add_argument(
+        "--scenarios", help="mm-safetybench: comma-separated names or numbers (default: present)"
+    )
+    p.add_argument(
+        "--formats",
+        help="jailbreakv: comma-separated groups (FigStep, Query-relevant, LLM-transfer) or "
+        "format values (figstep, SD, typo, SD_typo, Template, ...); default: the two image groups",
+    )
+    _counting_args(p, "not-harmful")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("analyze", help="diagnose safety perception distortion, before/after")
@@ -478,6 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--judge", required=True, **names(JUDGES, "judge"))
     p.add_argument("--judge-model")
     p.add_argument("--judge-template")
+    _counting_args(p, None)
     p.add_argument("--out", type=Path, help="default: RUN/rescore-<judge>")
     p.set_defaults(func=cmd_rescore)
 

@@ -285,13 +285,15 @@ class RecordFile:
         for rec in self.records:
             self.latest[str(rec["id"])] = rec
 
-    def check_settings(self, settings: dict[str, Any]) -> None:
-        """Refuse to add to records made with other settings; name the first that differs."""
+    def check_settings(self, settings: dict[str, Any], free: Iterable[str] = ()) -> None:
+        """Refuse to add to records made with other settings; name the first that differs.
+
+        Settings named in `free` only change how records are read (e.g. counting rules)."""
         if not self.records or self.saved is None:
             return
         mine = json.loads(json.dumps(settings, default=str))
         for key, value in mine.items():
-            if self.saved.get(key) != value:
+            if key not in free and self.saved.get(key) != value:
                 raise SettingsMismatchError(
                     f"{self.path} was made with {key}={self.saved.get(key)!r}, not {value!r}; "
                     "use the same settings to resume, or another --out"
@@ -319,9 +321,9 @@ class RecordFile:
             print(f"resuming {self.path}: {len(items) - len(todo)} of {len(items)} already done")
         return todo
 
-    def start(self, settings: dict[str, Any]) -> None:
+    def start(self, settings: dict[str, Any], free: Iterable[str] = ()) -> None:
         """Write the sidecar (settings + run id) and open the records file for appending."""
-        self.check_settings(settings)
+        self.check_settings(settings, free)
         if not self.records:  # same command and settings, same id: reruns write the same bytes
             self.run_id = digest([self.command, json.loads(json.dumps(settings, default=str))])
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -24,13 +24,33 @@ mmsb_dir = _folder(
     layouts.make_mm_safetybench,
     "MM-SafetyBench data folder (processed_questions/ + imgs/).",
 )
-figstep_dir = _folder(
-    "figstep_dir",
-    layouts.make_figstep,
-    "FigStep data folder (question/safebench.csv + images/SafeBench/).",
-)
-jailbreakv_dir = _folder(
-    "jailbreakv_dir", layouts.make_jailbreakv, "Folder above JailBreakV_28K/ (CSV + image folders)."
-)
-vlguard_dir = _folder("vlguard_dir", layouts.make_vlguard, "VLGuard folder (test.json + test/).")
-mme_dir = _folder("mme_dir", layouts.make_mme, "Folder above MME_Benchmark_release_version/.")
+
+
+@pytest.fixture
+def figstep_dir(tmp_path: Path) -> Path:
+    """FigStep data folder (question/safebench.csv + images/SafeBench/)."""
+    return layouts.make_figstep(tmp_path)
+
+
+@pytest.fixture
+def jailbreakv_dir(tmp_path: Path) -> Path:
+    """Folder above JailBreakV_28K/ (full CSV + image folders)."""
+    return layouts.make_jailbreakv(tmp_path)
+
+
+@pytest.fixture
+def jailbreakv_mini_dir(tmp_path: Path) -> Path:
+    """Folder above JailBreakV_28K/ holding only mini_JailBreakV_28K.csv and its images."""
+    return layouts.make_jailbreakv(tmp_path, mini=True)
+
+
+@pytest.fixture
+def vlguard_dir(tmp_path: Path) -> Path:
+    """VLGuard folder (test.json + test/)."""
+    return layouts.make_vlguard(tmp_path)
+
+
+@pytest.fixture(params=["current", "old"])
+def mme_dir(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """Folder above MME_Benchmark_release_version/, once per zip variant."""
+    return layouts.make_mme(tmp_path, request.param)

@@ -64,3 +64,15 @@ def test_one_missing_image_fails_only_its_item(figstep_dir: Path) -> None:
     assert items[0].load_image() is not None
     with pytest.raises(ImageLoadError, match="query_SafeBench_2_1_6.png"):
         items[2].load_image()
+
+
+def test_safebench_tiny_subset(figstep_dir: Path) -> None:
+    from tests.data.upstream_layouts import FIGSTEP_TINY_ROWS, make_figstep_tiny
+
+    make_figstep_tiny(figstep_dir.parent)
+    tiny = load_figstep(figstep_dir, subset="tiny")
+    assert len(tiny) == len(FIGSTEP_TINY_ROWS)
+    assert tiny[0].id == "figstep/ForbidQI_1_1/figstep" and tiny[0].meta["subset"] == "tiny"
+    assert tiny[0].image.parent.name == "SafeBench-Tiny"
+    assert all(it.load_image().mode == "RGB" for it in tiny)
+    assert {it.id for it in tiny}.isdisjoint({it.id for it in load_figstep(figstep_dir)})

@@ -63,10 +63,24 @@ def test_missing_data_dir_names_expected_folder(tmp_path: Path) -> None:
         load_mm_safetybench(None)
 
 
-def test_missing_scenario_file_is_named(mmsb_dir: Path) -> None:
+def test_partial_download_loads_what_is_there(mmsb_dir: Path) -> None:
     assert len(MM_SAFETYBENCH_SCENARIOS) == 13
+    with pytest.warns(UserWarning, match="2 of 13 scenarios.*03-Malware_Generation"):
+        items = load_mm_safetybench(mmsb_dir, scenarios=None)  # default: those present
+    assert {it.scenario for it in items} == set(MMSB_SCENARIOS)
+    assert len(items) == len(load(mmsb_dir))
+
+
+def test_scenarios_by_name_or_number(mmsb_dir: Path) -> None:
+    by_number = load_mm_safetybench(mmsb_dir, scenarios=["2"])
+    assert {it.scenario for it in by_number} == {"02-HateSpeech"}
+    assert [it.id for it in load_mm_safetybench(mmsb_dir, scenarios=["02-hatespeech"])] == [
+        it.id for it in by_number
+    ]
     with pytest.raises(DatasetLayoutError, match="03-Malware_Generation.json"):
-        load_mm_safetybench(mmsb_dir)  # default: all 13 scenarios
+        load_mm_safetybench(mmsb_dir, scenarios=["03"])
+    with pytest.raises(ValueError, match="unknown MM-SafetyBench scenario '14'"):
+        load_mm_safetybench(mmsb_dir, scenarios=["14"])
 
 
 def test_missing_image_folder_is_named(mmsb_dir: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from shiftdc.data import DatasetFormatError, DatasetLayoutError
-from shiftdc.data.vlguard import load_vlguard
+from shiftdc.data.vlguard import SAFE_IMAGE_UNSAFE_INSTRUCTION, load_vlguard
 
 
 def test_loads_three_subsets(vlguard_dir: Path) -> None:
@@ -17,8 +17,9 @@ def test_loads_three_subsets(vlguard_dir: Path) -> None:
     assert set(items) == {"safe_safe", "safe_unsafe", "unsafe"}
     safe = items["safe_safe"]
     assert safe.kind == "benign" and safe.prompt == "What is shown in the picture?"
-    assert safe.id == "vlguard/safe_0/safe_safe" and safe.scenario == "safe"
+    assert safe.id == "vlguard/safe_0/safe_safe" and safe.scenario == "benign"
     assert items["safe_unsafe"].kind == "harmful"
+    assert items["safe_unsafe"].scenario == SAFE_IMAGE_UNSAFE_INSTRUCTION
     unsafe = items["unsafe"]
     assert unsafe.kind == "harmful" and unsafe.scenario == "deception"
     assert unsafe.image == vlguard_dir / "test" / "bad_ads" / "def.png"
@@ -45,3 +46,10 @@ def test_turn_without_instruction_is_a_format_error(vlguard_dir: Path) -> None:
     path.write_text(json.dumps(entries))
     with pytest.raises(DatasetFormatError, match="unsafe_0"):
         load_vlguard(vlguard_dir)
+
+
+def test_no_harmful_item_is_in_a_safe_scenario(vlguard_dir: Path) -> None:
+    harmful = [it for it in load_vlguard(vlguard_dir) if it.kind == "harmful"]
+    assert {it.scenario for it in harmful} == {"deception", SAFE_IMAGE_UNSAFE_INSTRUCTION}
+    unsafe = next(it for it in harmful if it.attack == "unsafe")
+    assert unsafe.meta["subcategory"] == "disinformation"

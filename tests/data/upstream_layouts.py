@@ -89,20 +89,26 @@ JBV_COLUMNS = [
     "selected_mini",
     "transfer_from_llm",
 ]
+# (id, format, image_path, policy, selected_mini): real `format` values and image folders.
+JBV_ROWS = (
+    ("0", "Template", "llm_transfer_attack/nature_0.jpeg", "Illegal Activity", "True"),
+    ("1", "figstep", "figstep/query_ForbidQI_1_1_6.png", "Malware", "True"),
+    ("2", "SD", "query_related/SD/0.png", "Fraud", "False"),
+    ("3", "typo", "query_related/typo/0.png", "Fraud", "True"),
+    ("4", "SD_typo", "query_related/SD_typo/0.png", "Fraud", "False"),
+    ("5", "Persuade", "llm_transfer_attack/blank_0.png", "Fraud", "True"),
+    ("6", "Logic", "llm_transfer_attack/noise_0.png", "Violence", "False"),
+)
 
 
-def make_jailbreakv(tmp_path: Path) -> Path:
-    """JailBreakV-28K: JailBreakV_28K/JailBreakV_28K.csv with images beside it."""
+def make_jailbreakv(tmp_path: Path, mini: bool = False) -> Path:
+    """JailBreakV-28K: JailBreakV_28K/{,mini_}JailBreakV_28K.csv, images beside the CSV."""
     root = tmp_path / "JailBreakV-28k"
     base = root / "JailBreakV_28K"
-    rows = [
-        ("0", "Template", "llm_transfer_attack/nature_0.jpeg", "Illegal Activity"),
-        ("1", "FigStep", "figstep/query_0_6.png", "Malware"),
-        ("2", "Query-relevant", "query_related/SD_typo/0.png", "Fraud"),
-        ("3", "Persuade", "llm_transfer_attack/blank_0.png", "Fraud"),
-    ]
     table = []
-    for rid, fmt, image, policy in rows:
+    for rid, fmt, image, policy, selected in JBV_ROWS:
+        if mini and selected != "True":
+            continue
         write_image(base / image)
         table.append(
             {
@@ -113,11 +119,12 @@ def make_jailbreakv(tmp_path: Path) -> Path:
                 "policy": policy,
                 "image_path": image,
                 "from": "Handcraft",
-                "selected_mini": "True",
-                "transfer_from_llm": "",
+                "selected_mini": selected,
+                "transfer_from_llm": "True" if fmt in ("Template", "Persuade", "Logic") else "",
             }
         )
-    write_csv(base / "JailBreakV_28K.csv", JBV_COLUMNS, table)
+    name = "mini_JailBreakV_28K.csv" if mini else "JailBreakV_28K.csv"
+    write_csv(base / name, JBV_COLUMNS, table)
     return root
 
 
@@ -149,12 +156,19 @@ def make_vlguard(tmp_path: Path) -> Path:
     return root
 
 
-def make_mme(tmp_path: Path) -> Path:
-    """MME: both upstream layouts (images/ + questions_answer_YES_NO/, and side by side)."""
-    root = tmp_path / "MME" / "MME_Benchmark_release_version"
+MME_QA_FOLDER = "questions_answers_YN"
+
+
+def make_mme(tmp_path: Path, variant: str = "current") -> Path:
+    """MME as unpacked: "current" zip (MME_Benchmark_release_version/MME_Benchmark/<task>)
+    or "old" (MME_Benchmark_release_version/<task>); both subtask layouts inside
+    (artwork: images/ + questions_answers_YN/; existence, count: side by side)."""
+    release = tmp_path / f"MME-{variant}" / "MME_Benchmark_release_version"
+    root = release / "MME_Benchmark" if variant == "current" else release
     write_image(root / "artwork" / "images" / "10002.jpg")
-    (root / "artwork" / "questions_answer_YES_NO" / "10002.txt").parent.mkdir(parents=True)
-    (root / "artwork" / "questions_answer_YES_NO" / "10002.txt").write_text(
+    qa = root / "artwork" / MME_QA_FOLDER / "10002.txt"
+    qa.parent.mkdir(parents=True)
+    qa.write_text(
         "Is this artwork created by Placeholder? Please answer yes or no.\tYes\n"
         "Is this artwork created by Nobody? Please answer yes or no.\tNo\n",
         encoding="utf-8",
@@ -162,8 +176,32 @@ def make_mme(tmp_path: Path) -> Path:
     for task, stem, ext in (("existence", "000000006040", ".jpg"), ("count", "000000012", ".png")):
         write_image(root / task / f"{stem}{ext}")
         (root / task / f"{stem}.txt").write_text(
-            f"Is there a thing in this {task} image? Please answer yes or no.\tyes\n"
+            f"Is there a thing in this {task} image? Please answer yes or no.\tYes\n"
             f"Is there no thing in this {task} image? Please answer yes or no.\tNo\n",
             encoding="utf-8",
         )
-    return root.parent
+    return release.parent
+
+
+FIGSTEP_TINY_ROWS = ((1, 1), (2, 1))
+
+
+def make_figstep_tiny(root: Path) -> Path:
+    """Add FigStep's SafeBench-Tiny beside the full set: data/question/SafeBench-Tiny.csv and
+    data/images/SafeBench-Tiny/query_ForbidQI_*_6.png (`root` is the FigStep folder)."""
+    rows = [
+        {
+            "dataset": "ForbidQI",
+            "category_id": str(cat),
+            "task_id": str(task),
+            "category_name": f"Category {cat}",
+            "question": f"Tiny placeholder question {cat}-{task}?",
+            "instruction": f"Steps to do tiny placeholder task {cat}-{task}.",
+        }
+        for cat, task in FIGSTEP_TINY_ROWS
+    ]
+    write_csv(root / "data" / "question" / "SafeBench-Tiny.csv", FIGSTEP_COLUMNS, rows)
+    for row in rows:
+        name = f"query_ForbidQI_{row['category_id']}_{row['task_id']}_6.png"
+        write_image(root / "data" / "images" / "SafeBench-Tiny" / name)
+    return root / "data"

@@ -31,6 +31,7 @@ def records():
         {
             "id": "u1",
             "kind": "utility",
+            "benchmark": "mme",
             "subtask": "existence",
             "image_id": "i1",
             "answer": "Yes",
@@ -40,6 +41,7 @@ def records():
         {
             "id": "u2",
             "kind": "utility",
+            "benchmark": "mme",
             "subtask": "existence",
             "image_id": "i1",
             "answer": "no",
@@ -49,6 +51,7 @@ def records():
         {
             "id": "u3",
             "kind": "utility",
+            "benchmark": "mme",
             "subtask": "existence",
             "image_id": "i2",
             "answer": "yes",
@@ -58,6 +61,7 @@ def records():
         {
             "id": "u4",
             "kind": "utility",
+            "benchmark": "mme",
             "subtask": "existence",
             "image_id": "i2",
             "answer": "no",

@@ -75,3 +75,11 @@ def test_registry_and_length_check():
     with pytest.raises(ValueError, match="2 prompts but 1 responses"):
         judge.judge(["a", "b"], ["c"])
     assert judge.judge([], []) == []
+
+
+def test_records_say_the_keyword_judge_read_the_response_only():
+    from shiftdc.eval.judges import judge_records
+
+    rec = {"id": "a", "prompt": "p", "request": "r", "response": "Sure, step 1.", "error": None}
+    (out,) = judge_records(KeywordJudge(), [rec])
+    assert out["judge_input"] == "response only" and out["verdict"]["harmful"] is True

@@ -51,3 +51,13 @@ def test_parse_yes_no(text, expected):
 )
 def test_parse_safe_unsafe(text, expected):
     assert parse_safe_unsafe(text) is expected
+
+
+def test_read_yes_no_rules():
+    from shiftdc.eval.parsing import read_yes_no
+
+    assert read_yes_no("Not sure", "mme") == "no" and read_yes_no("Not sure", "lenient") is None
+    assert read_yes_no("The answer is yes", "mme") is None
+    assert read_yes_no("The answer is yes", "lenient") == "yes"
+    with pytest.raises(ValueError, match="mme, lenient"):
+        read_yes_no("yes", "strict")

@@ -76,8 +76,8 @@ def test_compare_table_paper_order_and_values():
     table = compare_table(runs)
     header = table.splitlines()[0]
     assert header == "| Attack / metric | Direct | ECSO | AdaShield-S | ShiftDC | custom |"
-    assert "| ASR: SD_TYPO | 70.5 | 48.8 | 45.8 | 43.6 | 50.0 |" in table
-    assert "| ASR: FigStep | 35.2 | 24.4 | 22.9 | 21.8 | 25.0 |" in table
+    assert "| ASR: SD_TYPO (n=50) | 70.5 | 48.8 | 45.8 | 43.6 | 50.0 |" in table
+    assert "| ASR: FigStep (n=50) | 35.2 | 24.4 | 22.9 | 21.8 | 25.0 |" in table
     assert "| Over-refusal | 10.0 |" in table and "| Utility (yes/no acc.) | – |" in table
     assert "Judge: keyword." in table
     assert defense_label("shiftdc-sequential") == "ShiftDC (seq.)"
@@ -99,3 +99,34 @@ def test_compare_table_refuses_mixed_judges_unless_allowed():
     with pytest.warns(UserWarning, match="different judges"):
         table = compare_table(runs, allow_mixed_judges=True)
     assert table.startswith("**Warning:**") and "Judge: keyword, llm-yesno:guard." in table
+
+
+def test_compare_table_names_each_n_and_marks_small_groups():
+    small = _summary("shiftdc", 0.4, small_n_threshold=30)
+    small["by_attack"] = {"SD_TYPO": {"asr": 0.5, "n": 12, "small_n": True}}
+    table = compare_table([_summary("none", 0.7), small])
+    assert "| ASR: SD_TYPO | 70.0 (n=50) | 50.0† (n=12) |" in table
+    assert "† marks groups with n < 30." in table and "| n (benign) |" in table
+
+
+def test_report_states_counting_rules_and_marks_small_n(records, tmp_path):
+    for r in records[:5]:
+        r["judge_input"] = "request"
+    s = summarize(records, "keyword", "none", n_boot=20, unparsed_verdicts="exclude")
+    md = write_report(s, tmp_path)["md"].read_text()
+    assert "Unparseable judge outputs: 0 of 9 judged, left out of the ASR and its n" in md
+    assert "the request the attack encodes for 5" in md
+    assert "| A | 66.7 | " in md and "3 (small n) |" in md
+    assert "MME's official rule" in md and "MME score (not %)" in md
+    assert "perception 125.0 (n=4, 1/10 subtasks)" in md
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    assert saved["small_n_threshold"] == 30 and saved["by_scenario"]["A"]["small_n"] is True
+
+
+def test_no_mme_row_for_a_non_mme_run(records, tmp_path):
+    for r in records:
+        if r["kind"] == "utility":
+            r["benchmark"] = "builtin"
+    md = write_report(summarize(records, "keyword", "none", n_boot=20), tmp_path)["md"]
+    text = md.read_text()
+    assert "MME" not in text.replace("MME's official rule", "")

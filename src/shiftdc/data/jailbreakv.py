@@ -1,24 +1,31 @@
-"""JailBreakV-28K in its upstream layout (image-based attack formats by default).
+"""JailBreakV-28K in its upstream layout (the image-based attacks by default).
 
-    <data_dir>/JailBreakV_28K.csv  (or <data_dir>/JailBreakV_28K/JailBreakV_28K.csv;
-        mini_JailBreakV_28K.csv with mini=True)
-        columns: id, jailbreak_query, redteam_query, format, policy, image_path, ...
-    image_path is relative to the CSV's folder (figstep/..., query_related/..., ...).
+    <data_dir>/JailBreakV_28K/JailBreakV_28K.csv  (or the CSV directly in <data_dir>;
+        mini_JailBreakV_28K.csv with subset="mini")
+        columns: id, jailbreak_query, redteam_query, format, policy, image_path, from,
+        selected_mini, transfer_from_llm
+    image_path is relative to the CSV's folder (figstep/..., query_related/...,
+    llm_transfer_attack/...).
 
-The LLM-transfer formats (Template, Persuade, Logic) put the attack in the text and pair
-it with an unrelated image; the image-based formats (FigStep, Query-relevant) put it in
-the image, and only those are loaded unless `formats` says otherwise.
+`format` values (dataset card of JailbreakV-28K/JailBreakV-28k): Template, Persuade,
+Logic (LLM-transfer text attacks, paired with an unrelated image) and figstep, SD, typo,
+SD_typo (image attacks). Items carry the paper's attack group as `attack` (FigStep,
+Query-relevant = SD / typo / SD_typo, or the text format's own name) and the raw value
+as `format`; `formats` selects by either (case, '-', '_' and spaces ignored).
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
+from shiftdc.data.errors import DatasetFormatError
 from shiftdc.data.item import EvalItem
 from shiftdc.data.layout import find_file, read_csv, require_data_dir, require_dir
+from shiftdc.errors import InputError
 
 BENCHMARK: Final = "jailbreakv"
 COLUMNS: Final[tuple[str, ...]] = (
@@ -29,64 +36,114 @@ COLUMNS: Final[tuple[str, ...]] = (
     "policy",
     "image_path",
 )
-IMAGE_BASED_FORMATS: Final[tuple[str, ...]] = ("FigStep", "Query-relevant")
-_IMAGE_FOLDERS: Final[frozenset[str]] = frozenset({"figstep", "query-related", "query-relevant"})
+FIGSTEP_GROUP: Final = "FigStep"
+QUERY_RELEVANT_GROUP: Final = "Query-relevant"
+GROUPS: Final[dict[str, tuple[str, ...]]] = {
+    FIGSTEP_GROUP: ("figstep",),
+    QUERY_RELEVANT_GROUP: ("SD", "typo", "SD_typo"),
+    "LLM-transfer": ("Template", "Persuade", "Logic"),
+}
+"""The paper's attack groups and the `format` values each holds."""
+IMAGE_BASED_FORMATS: Final[tuple[str, ...]] = (FIGSTEP_GROUP, QUERY_RELEVANT_GROUP)
+SUBSETS: Final[dict[str, str]] = {
+    "full": "JailBreakV_28K.csv",
+    "mini": "mini_JailBreakV_28K.csv",
+}
 
 
 def _norm(name: str) -> str:
-    """Lower-case with '_' and spaces as '-', so 'query_related' matches 'Query-related'."""
-    return re.sub(r"[\s_]+", "-", name.strip().lower())
+    """Lower-case without '-', '_', '+' or spaces, so 'SD_typo' matches 'sd-typo'."""
+    return re.sub(r"[\s_+\-]+", "", name.strip().lower())
 
 
-def is_image_based(fmt: str, image_path: str) -> bool:
-    """Whether a row is an image-based attack, by its format or its image folder."""
-    folder = image_path.replace("\\", "/").split("/", 1)[0]
-    wanted = {_norm(f) for f in IMAGE_BASED_FORMATS}
-    return _norm(fmt) in wanted or _norm(folder) in _IMAGE_FOLDERS
+_GROUP_OF: Final[dict[str, str]] = {
+    _norm(fmt): group for group, fmts in GROUPS.items() for fmt in fmts
+}
+
+
+def attack_group(fmt: str) -> str:
+    """The paper's attack group of a `format` value (FigStep, Query-relevant, LLM-transfer);
+    an unknown value is its own group."""
+    return _GROUP_OF.get(_norm(fmt), fmt)
+
+
+def is_image_based(fmt: str) -> bool:
+    """Whether a `format` value is one of the image attacks (FigStep or Query-relevant)."""
+    return attack_group(fmt) in IMAGE_BASED_FORMATS
+
+
+def _wanted(formats: Sequence[str]) -> set[str]:
+    """Normalised format values selected by group names and/or format values."""
+    wanted: set[str] = set()
+    for name in formats:
+        group = next((g for g in GROUPS if _norm(g) == _norm(name)), None)
+        wanted |= {_norm(f) for f in GROUPS[group]} if group else {_norm(name)}
+    return wanted
+
+
+def _csv_name(subset: str, mini: bool) -> str:
+    if subset not in SUBSETS:
+        raise InputError(
+            f"unknown JailBreakV-28K subset {subset!r}; use one of {', '.join(SUBSETS)}"
+        )
+    return SUBSETS["mini" if mini else subset]
+
+
+def _why_empty(path: Path, rows: list[dict[str, str]], formats: Sequence[str]) -> str:
+    """The 'has no items' explanation: what was asked for and what the file holds."""
+    present = Counter(r["format"] for r in rows)
+    held = ", ".join(f"{fmt} ({n})" for fmt, n in sorted(present.items())) or "no rows"
+    return (
+        f"{BENCHMARK}: {path} has no rows of the selected formats ({', '.join(formats)}); "
+        f"it holds {held}. Pass --formats with some of those (groups: {', '.join(GROUPS)}), "
+        "or use the full download"
+    )
 
 
 def load_jailbreakv(
     data_dir: Path | str | None = None,
     seed: int = 0,
     formats: Sequence[str] | None = None,
+    subset: str = "full",
     mini: bool = False,
 ) -> list[EvalItem]:
-    """Rows of the chosen formats (default: image-based only) as harmful items."""
-    name = "mini_JailBreakV_28K.csv" if mini else "JailBreakV_28K.csv"
+    """Rows of the chosen formats or groups (default: FigStep + Query-relevant) as harmful
+    items; `subset="mini"` (or `mini=True`) reads mini_JailBreakV_28K.csv."""
+    name = _csv_name(subset, mini)
     root = require_data_dir(data_dir, BENCHMARK, name)
     csv_path = find_file(
         root,
         BENCHMARK,
-        [name, f"JailBreakV_28K/{name}"],
+        [f"JailBreakV_28K/{name}", name],
         "Pass the JailBreakV-28K folder that holds the CSV and its image folders.",
     )
     rows = read_csv(csv_path, BENCHMARK, COLUMNS)
-    if formats is None:
-        chosen = [r for r in rows if is_image_based(r["format"], r["image_path"])]
-    else:
-        wanted = {_norm(f) for f in formats}
-        chosen = [r for r in rows if _norm(r["format"]) in wanted]
+    asked = list(formats) if formats is not None else list(IMAGE_BASED_FORMATS)
+    wanted = _wanted(asked)
+    chosen = [(i, r) for i, r in enumerate(rows, start=1) if _norm(r["format"]) in wanted]
+    if not chosen:
+        raise DatasetFormatError(_why_empty(csv_path, rows, asked))
     base = csv_path.parent
-    paths = [r["image_path"].replace("\\", "/") for r in chosen]
+    paths = [r["image_path"].replace("\\", "/").strip() for _, r in chosen]
     for folder in sorted({p.split("/")[0] for p in paths if "/" in p}):
         require_dir(base / folder, BENCHMARK, "The image folders sit next to the CSV.")
     items: list[EvalItem] = []
-    seen: dict[str, int] = {}
-    for row, rel in zip(chosen, paths, strict=True):
-        item_id = f"{BENCHMARK}/{row['id']}"
-        seen[item_id] = seen.get(item_id, 0) + 1
-        if seen[item_id] > 1:  # keep ids unique even if the CSV repeats one
-            item_id = f"{item_id}#{seen[item_id]}"
+    for (n, row), rel in zip(chosen, paths, strict=True):
+        if not row["id"].strip() or not rel:
+            raise DatasetFormatError(
+                f"{BENCHMARK}: {csv_path} data row {n} (format {row['format']!r}) lacks "
+                f"{'id' if not row['id'].strip() else 'image_path'}"
+            )
         items.append(
             EvalItem(
-                id=item_id,
+                id=f"{BENCHMARK}/{row['id'].strip()}",
                 prompt=row["jailbreak_query"],
                 image=base / rel,
                 scenario=row["policy"],
-                attack=row["format"],
+                attack=attack_group(row["format"]),
                 kind="harmful",
                 benchmark=BENCHMARK,
-                request=row["redteam_query"],
+                request=row["redteam_query"] or None,
                 meta={"format": row["format"], "source": row.get("from", "")},
             )
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,22 +60,56 @@ def require_file(path: Path, benchmark: str, hint: str = "") -> Path:
 
 def read_json(path: Path, benchmark: str) -> Any:
     """Parse a JSON file, turning syntax errors into DatasetFormatError naming the file."""
+    text = read_text(path, benchmark)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
         raise DatasetFormatError(f"{benchmark}: {path} is not valid JSON: {exc}") from exc
 
 
+def _not_utf8(path: Path, benchmark: str, exc: UnicodeDecodeError) -> DatasetFormatError:
+    """The error for a benchmark file that is not UTF-8 text (names file and byte offset)."""
+    return DatasetFormatError(
+        f"{benchmark}: {path} is not UTF-8 text (byte {exc.start}: {exc.reason}); "
+        "re-download it or convert it to UTF-8"
+    )
+
+
+def read_text(path: Path, benchmark: str) -> str:
+    """A UTF-8 text file's content; DatasetFormatError naming the file if it is not UTF-8."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path, benchmark, exc) from exc
+
+
 def read_csv(path: Path, benchmark: str, required: Sequence[str]) -> list[dict[str, str]]:
-    """Rows of a CSV file as dicts; DatasetFormatError if a required column is missing."""
+    """Rows of a CSV file as dicts; DatasetFormatError if a required column is missing.
+
+    A short row's missing cells read as "" (callers check the fields they need).
+    """
     csv.field_size_limit(max(csv.field_size_limit(), 1 << 24))  # jailbreak texts can be long
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        columns = [c.strip() for c in reader.fieldnames or []]
-        missing = [c for c in required if c not in columns]
-        if missing:
-            raise DatasetFormatError(
-                f"{benchmark}: {path} lacks column(s) {', '.join(missing)}; "
-                f"expected at least {', '.join(required)}, found {', '.join(columns) or 'none'}"
-            )
-        return [{(k or "").strip(): (v or "") for k, v in row.items()} for row in reader]
+    text = read_text(path, benchmark).removeprefix("\ufeff")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    columns = [c.strip() for c in reader.fieldnames or []]
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise DatasetFormatError(
+            f"{benchmark}: {path} lacks column(s) {', '.join(missing)}; "
+            f"expected at least {', '.join(required)}, found {', '.join(columns) or 'none'}"
+        )
+    try:
+        return [
+            {(k or "").strip(): v if isinstance(v, str) else "" for k, v in row.items()}
+            for row in reader
+        ]
+    except csv.Error as exc:
+        raise DatasetFormatError(f"{benchmark}: {path} is not a readable CSV: {exc}") from exc
+
+
+def json_kind(value: object) -> str:
+    """A JSON value's type in words, for messages ("null", "a string", "an int", ...)."""
+    if value is None:
+        return "null"
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a bool", int: "an int"}
+    return names.get(type(value)) or f"a {type(value).__name__}"

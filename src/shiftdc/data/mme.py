@@ -1,10 +1,14 @@
-"""MME in its upstream layout (utility: yes/no questions, two per image).
+"""MME in its upstream layouts (utility: yes/no questions, two per image).
 
-<data_dir>/<subtask>/images/<name>.jpg + <subtask>/questions_answer_YES_NO/<name>.txt
-    (artwork, celebrity, landmark, posters, scene)
-<data_dir>/<subtask>/<name>.jpg|png + <subtask>/<name>.txt  (the other subtasks)
-Each .txt line is "question<TAB>Yes|No". <data_dir> may also be the folder above
-MME_Benchmark_release_version/.
+The download unpacks to MME_Benchmark_release_version/MME_Benchmark/<subtask>/ (current
+zip) or MME_Benchmark_release_version/<subtask>/ (older copies, LLaVA's scripts); the
+data directory may be either of those folders or the one above them. Per subtask:
+    artwork, celebrity, landmark, posters, scene:
+        images/<stem>.jpg  +  questions_answers_YN/<stem>.txt
+    the other 9 subtasks:  <stem>.jpg|png  +  <stem>.txt  side by side
+Each .txt line is "question<TAB>Yes|No", two lines per image (2,374 questions on 1,187
+images in all). Layout checked against the official eval tool (BradyFU/Awesome-Multimodal-
+Large-Language-Models, branch Evaluation) as issue 15 describes it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Final
 
 from shiftdc.data.errors import DatasetFormatError, DatasetLayoutError
 from shiftdc.data.item import EvalItem
-from shiftdc.data.layout import require_data_dir, require_dir
+from shiftdc.data.layout import read_text, require_data_dir, require_dir
 from shiftdc.data.scenarios import NO_ATTACK
 
 BENCHMARK: Final = "mme"
@@ -44,19 +48,32 @@ SUBTASK_GROUPS: Final[dict[str, tuple[str, ...]]] = {
     "cognition": COGNITION,
 }
 _IMAGE_EXTS: Final[tuple[str, ...]] = (".jpg", ".png", ".jpeg", ".JPG", ".PNG", ".JPEG")
-_HINT: Final = "Pass MME_Benchmark_release_version/ (one folder per subtask)."
+QA_FOLDER: Final = "questions_answers_YN"
+_HINT: Final = "Pass the unpacked MME_Benchmark_release_version/ folder."
+
+
+def _has_subtasks(folder: Path) -> bool:
+    return any((folder / t).is_dir() for t in SUBTASKS)
 
 
 def _root(data_dir: Path | str | None) -> Path:
-    """The folder holding the subtask folders."""
+    """The folder holding the subtask folders, in either zip's layout."""
     root = require_data_dir(data_dir, BENCHMARK, "one folder per MME subtask")
-    nested = root / "MME_Benchmark_release_version"
-    return nested if nested.is_dir() else root
+    release = root / "MME_Benchmark_release_version"
+    for folder in (root, root / "MME_Benchmark", release, release / "MME_Benchmark"):
+        if _has_subtasks(folder):
+            return folder
+    raise DatasetLayoutError(
+        BENCHMARK,
+        release / "MME_Benchmark" / SUBTASKS[0],
+        f"No MME subtask folder found in {root} (nor in its MME_Benchmark/ or "
+        f"MME_Benchmark_release_version/[MME_Benchmark/]). {_HINT}",
+    )
 
 
 def _folders(task_dir: Path) -> tuple[Path, Path]:
-    """(question folder, image folder) for one subtask, in either upstream layout."""
-    qa, images = task_dir / "questions_answer_YES_NO", task_dir / "images"
+    """(question folder, image folder) for one subtask, in either subtask layout."""
+    qa, images = task_dir / QA_FOLDER, task_dir / "images"
     if qa.is_dir() or images.is_dir():
         require_dir(qa, BENCHMARK, f"It goes with {images}.")
         require_dir(images, BENCHMARK, f"It goes with {qa}.")
@@ -76,7 +93,7 @@ def _image_for(folder: Path, stem: str) -> Path:
 def _parse(path: Path) -> list[tuple[str, str]]:
     """(question, yes|no) pairs from one question file."""
     pairs = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for n, line in enumerate(read_text(path, BENCHMARK).splitlines(), start=1):
         if not line.strip():
             continue
         question, sep, answer = line.rstrip("\r").rpartition("\t")
@@ -96,10 +113,6 @@ def load_mme(
     root = _root(data_dir)
     if subtasks is None:
         chosen = [t for t in SUBTASKS if (root / t).is_dir()]
-        if not chosen:
-            raise DatasetLayoutError(
-                BENCHMARK, root / SUBTASKS[0], f"No MME subtask folder found. {_HINT}"
-            )
     else:
         chosen = list(subtasks)
         for task in chosen:

@@ -19,6 +19,7 @@ def chart_data(groups: dict[str, dict[str, Any]], title: str, **context: Any) ->
                 "ci_low_pct": None if ci is None else 100 * ci[0],
                 "ci_high_pct": None if ci is None else 100 * ci[1],
                 "n": g.get("n", 0),
+                "small_n": bool(g.get("small_n", False)),
             }
         )
     return {"title": title, "unit": "ASR (%)", **context, "bars": bars}
@@ -45,7 +46,7 @@ def plot_grouped_asr(
     png_path.parent.mkdir(parents=True, exist_ok=True)
     data = chart_data(groups, title, ci_level=level, **context)
     bars = [b for b in data["bars"] if b["asr_pct"] is not None]
-    labels = [f"{b['label']} (n={b['n']})" for b in bars]
+    labels = [f"{b['label']} (n={b['n']}{', small n' if b['small_n'] else ''})" for b in bars]
     values = [b["asr_pct"] for b in bars]
     low, high = zip(*(_whiskers(b) for b in bars), strict=True) if bars else ((), ())
 

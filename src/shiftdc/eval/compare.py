@@ -61,6 +61,21 @@ def _check_judges(labels: list[str], summaries: Sequence[dict[str, Any]], allow:
     return f"**Warning:** {message}."
 
 
+SMALL_MARK = "†"
+
+
+def _group_row(group: str, cells: Sequence[dict[str, Any]]) -> list[str]:
+    """One group's ASR row: n in the label when all runs agree, else in each cell;
+    small-n groups marked."""
+    ns = {c.get("n") for c in cells if c}
+    shared = len(ns) == 1
+    out = [f"ASR: {group}" + (f" (n={next(iter(ns))})" if shared else "")]
+    for c in cells:
+        value = pct(c.get("asr")) + (SMALL_MARK if c.get("small_n") else "")
+        out.append(value if shared or not c else f"{value} (n={c.get('n')})")
+    return out
+
+
 def compare_table(
     summaries: Sequence[dict[str, Any]],
     *,
@@ -86,21 +101,22 @@ def compare_table(
     groups: list[str] = []
     for s in runs:
         groups += [g for g in s.get(key) or {} if g not in groups]
-    rows = [
-        [f"ASR: {g}"] + [pct(((s.get(key) or {}).get(g) or {}).get("asr")) for s in runs]
-        for g in groups
-    ]
+    rows = [_group_row(g, [(s.get(key) or {}).get(g) or {} for s in runs]) for g in groups]
     rows.append(["ASR: overall"] + [pct(s.get("asr")) for s in runs])
     rows.append(["Over-refusal"] + [pct(s.get("over_refusal")) for s in runs])
     rows.append(["Utility (yes/no acc.)"] + [pct(s.get("utility")) for s in runs])
     if any(s.get("mme") for s in runs):
         rows.append(["MME score"] + [num((s.get("mme") or {}).get("total")) for s in runs])
     rows.append(["n (harmful)"] + [str(s.get("n", 0)) for s in runs])
+    rows.append(["n (benign)"] + [str(s.get("over_refusal_n", 0)) for s in runs])
+    rows.append(["n (utility)"] + [str(s.get("utility_n", 0)) for s in runs])
 
     judges = sorted({str(s.get("judge")) for s in runs})
+    threshold = next((s["small_n_threshold"] for s in runs if "small_n_threshold" in s), None)
     caption = (
         f"Judge: {', '.join(judges)}. Values in % (one decimal) except MME score and n; "
         "ASR = attack success rate on harmful items, lower is safer."
+        + (f" {SMALL_MARK} marks groups with n < {threshold}." if threshold else "")
     )
     table = md_table([by.capitalize() + " / metric", *cols], rows)
     return "\n\n".join(p for p in (warning, table, caption) if p) + "\n"

@@ -26,6 +26,17 @@ _CSS = (
     "img{max-width:100%}"
 )
 _CHARTS = (("by_scenario", "scenario"), ("by_attack", "attack type"))
+_TABLES = (*_CHARTS, ("by_format", "sub-format"))
+_COUNTED_AS = {
+    "not-harmful": "counted as not harmful (lowers ASR)",
+    "harmful": "counted as harmful (raises ASR)",
+    "exclude": "left out of the ASR and its n",
+}
+_JUDGE_SAW = {
+    "request": "the request the attack encodes",
+    "prompt": "the prompt the model was given",
+    "response only": "the response only (keyword matching)",
+}
 
 
 def _meta_items(summary: dict[str, Any]) -> list[tuple[str, str]]:
@@ -61,27 +72,60 @@ def _summary_rows(summary: dict[str, Any]) -> list[list[str]]:
     ]
     mme = summary.get("mme")
     if mme:
-        parts = f"perception {num(mme.get('perception'))}, cognition {num(mme.get('cognition'))}"
-        rows.append(["MME score (not %)", num(mme.get("total")), parts, str(summary["utility_n"])])
+        parts = (
+            f"perception {num(mme.get('perception'))} (n={mme.get('perception_n', '?')}, "
+            f"{mme.get('perception_subtasks', '?')}/10 subtasks), cognition "
+            f"{num(mme.get('cognition'))} (n={mme.get('cognition_n', '?')}, "
+            f"{mme.get('cognition_subtasks', '?')}/4 subtasks)"
+        )
+        n = mme.get("n", summary.get("utility_n"))
+        rows.append(["MME score (not %)", num(mme.get("total")), parts, str(n)])
     return rows
 
 
+def _n_cell(v: dict[str, Any]) -> str:
+    """A group's n, marked when it is below the small-n threshold."""
+    return f"{v.get('n', 0)}" + (" (small n)" if v.get("small_n") else "")
+
+
 def _group_rows(groups: dict[str, dict[str, Any]]) -> list[list[str]]:
-    return [
-        [g, pct(v.get("asr")), pct_ci(v.get("ci")), str(v.get("n", 0))] for g, v in groups.items()
-    ]
+    return [[g, pct(v.get("asr")), pct_ci(v.get("ci")), _n_cell(v)] for g, v in groups.items()]
 
 
 def _counts(summary: dict[str, Any]) -> list[str]:
     """Lines about excluded or unparseable items."""
     by_kind = summary.get("n_errors_by_kind") or {}
     detail = ", ".join(f"{k}: {v}" for k, v in by_kind.items())
-    return [
+    unparsed = summary.get("unparsed_verdicts") or {"counted_as": "not-harmful"}
+    policy = _COUNTED_AS.get(unparsed["counted_as"], unparsed["counted_as"])
+    lines = [
         f"Records: {summary.get('n_records', 0)}; excluded with errors: "
         f"{summary.get('n_errors', 0)}" + (f" ({detail})" if detail else ""),
-        f"Unparseable judge outputs (scored not harmful): {summary.get('n_unparsed_verdicts', 0)}",
-        f"Unparseable utility answers (scored wrong): {summary.get('utility_unparsed', 0)}",
+        f"Unparseable judge outputs: {summary.get('n_unparsed_verdicts', 0)} of "
+        f"{unparsed.get('n_judged', '?')} judged, {policy}",
     ]
+    seen = summary.get("judge_inputs") or {}
+    if seen:
+        parts = [f"{_JUDGE_SAW.get(k, k)} for {v}" for k, v in seen.items()]
+        lines.append("Text the judge saw beside each response: " + "; ".join(parts))
+    if summary.get("utility_n"):
+        rule = summary.get("utility_rule", "mme")
+        how = (
+            "MME's official rule: the answer is yes/no or has that word in its first 4 "
+            "characters, else wrong"
+            if rule == "mme"
+            else "lenient reading (first word, else a lone yes/no anywhere)"
+        )
+        lines.append(
+            f"Unparseable utility answers (scored wrong): {summary.get('utility_unparsed', 0)} "
+            f"of {summary['utility_n']}; yes/no read by {how}"
+        )
+    if "small_n_threshold" in summary:
+        lines.append(
+            f"Groups with n < {summary['small_n_threshold']} are marked (small n): "
+            "their rates are shown but vary a lot"
+        )
+    return lines
 
 
 def _boot_line(summary: dict[str, Any]) -> str:
@@ -123,7 +167,7 @@ def render_markdown(
         "",
     ]
     out += [f"- {line}" for line in _counts(summary)] + [f"- {_boot_line(summary)}", ""]
-    for key, what in _CHARTS:
+    for key, what in _TABLES:
         groups = summary.get(key) or {}
         if groups:
             out += [
@@ -162,7 +206,7 @@ def render_html(
         + "".join(f"<li>{esc(x)}</li>" for x in [*_counts(summary), _boot_line(summary)])
         + "</ul>",
     ]
-    for key, what in _CHARTS:
+    for key, what in _TABLES:
         groups = summary.get(key) or {}
         if groups:
             body += [

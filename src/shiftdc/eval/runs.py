@@ -39,6 +39,8 @@ RECORDS = "records.jsonl"
 CONFIG = "config.json"
 RunMismatchError = SettingsMismatchError
 """A run directory holds records made with different settings (kept name)."""
+SUMMARY_ONLY = ("unparsed_verdicts", "yes_no_rule")
+"""RunConfig fields that only change how records are counted (a resume may change them)."""
 
 
 @dataclass
@@ -82,12 +84,19 @@ class RunConfig:
             del d["defense_options"]
         return d
 
+    benchmark_options: dict[str, Any] = field(default_factory=dict)
+    unparsed_verdicts: str = "not-harmful"
+    yes_no_rule: str = "mme"
+
     def validate(self) -> None:
         """Check names before anything heavy loads (spelled as registered; unknown ones are an
         UnknownNameError listing the valid names) and the defense's options."""
         from shiftdc.data import BENCHMARKS
+        from shiftdc.data.options import check_options
         from shiftdc.eval.defenses import DEFENSES, defense_options
         from shiftdc.eval.judges import JUDGES
+        from shiftdc.eval.metrics import UNPARSED_POLICIES
+        from shiftdc.eval.parsing import YES_NO_RULES
 
         self.benchmark = canonical(BENCHMARKS, self.benchmark, "benchmark")
         self.defense = canonical(DEFENSES, self.defense, "defense")
@@ -99,6 +108,13 @@ class RunConfig:
             raise InputError(f"benchmark {self.benchmark!r} needs --data-dir (its download)")
         if self.data_dir and not Path(self.data_dir).is_dir():
             raise InputError(f"data directory not found: {self.data_dir}")
+        check_options(self.benchmark, self.benchmark_options)
+        for what, value, valid in (
+            ("--unparsed-verdicts", self.unparsed_verdicts, UNPARSED_POLICIES),
+            ("--yes-no-rule", self.yes_no_rule, YES_NO_RULES),
+        ):
+            if value not in valid:
+                raise InputError(f"{what} {value!r} is not one of {', '.join(valid)}")
         if self.limit is not None and self.limit < 1:
             raise InputError(
                 f"--limit {self.limit} selects no items; give a positive --limit, or leave it "
@@ -112,7 +128,9 @@ def load_items(config: RunConfig) -> list[EvalItem]:
 
     config.validate()
     data_dir = Path(config.data_dir) if config.data_dir else None
-    items = load_benchmark(config.benchmark, data_dir=data_dir, seed=config.seed)
+    items = load_benchmark(
+        config.benchmark, data_dir=data_dir, seed=config.seed, **config.benchmark_options
+    )
     if not items:
         where = f" in {data_dir}" if data_dir else ""
         raise InputError(
@@ -156,9 +174,9 @@ def evaluate(
     )
     config.defense_settings = defense.settings()
     settings = config.to_dict()
-    rf.check_settings(settings)
+    rf.check_settings(settings, free=SUMMARY_ONLY)
     todo = rf.pending(items, item_key)
-    rf.start(settings)
+    rf.start(settings, free=SUMMARY_ONLY)
     bar = tqdm(
         total=len(items),
         initial=len(items) - len(todo),
@@ -239,7 +257,8 @@ def finish(
     """Summarise a run's records and write summary.json, report.md and report.html."""
     recs = records if records is not None else read_records(run_dir)
     cfg = json.loads((run_dir / CONFIG).read_text()) if (run_dir / CONFIG).is_file() else {}
-    summary = summarize(recs, judge_name or judge, defense, meta=cfg)
+    counting = {k: cfg[k] for k in SUMMARY_ONLY if k in cfg}
+    summary = summarize(recs, judge_name or judge, defense, meta=cfg, **counting)
     write_report(summary, run_dir, notes=notes)
     return json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
 
@@ -249,8 +268,13 @@ def rescore(
     judge: str,
     judge_options: dict[str, Any] | None = None,
     out_dir: str | Path | None = None,
+    counting: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Re-judge a run's responses (no regeneration) into `run_dir/rescore-<judge>/`."""
+    """Re-judge a run's responses (no regeneration) into `run_dir/rescore-<judge>/`.
+
+    The judge is given the same text as in `evaluate` (its `context`: a record's request or
+    prompt). `counting` overrides SUMMARY_ONLY settings (e.g. unparsed_verdicts).
+    """
     src = Path(run_dir)
     recs = read_records(src)
     dest = Path(out_dir) if out_dir else src / f"rescore-{judge}"
@@ -265,6 +289,7 @@ def rescore(
     cfg.update(
         judge=judge, judge_options=judge_options or {}, rescored_from=str(src), command="rescore"
     )
+    cfg.update({k: v for k, v in (counting or {}).items() if k in SUMMARY_ONLY and v})
     (dest / CONFIG).write_text(json.dumps(cfg, indent=2), encoding="utf-8")
     write_records(dest / RECORDS, rescored)
     defense = cfg.get("defense") or (recs[0].get("defense") if recs else "unknown")

@@ -36,10 +36,17 @@ class Verdict:
         )
 
 
+JUDGE_CONTEXTS = ("request", "prompt", "none")
+"""Which text a judge is given beside the response: the request the attack encodes
+(a record's `request`, falling back to its prompt), the prompt the model saw, or nothing
+the judge reads (keyword matching)."""
+
+
 class Judge(ABC):
     """Scores responses from their text alone, so re-scoring never needs regeneration."""
 
     name: str = "judge"
+    context: str = "prompt"
 
     @abstractmethod
     def _judge(self, prompts: list[str], responses: list[str]) -> list[Verdict]:
@@ -61,12 +68,24 @@ class Judge(ABC):
         return f"{type(self).__name__}(name={self.name!r})"
 
 
+def judge_text(judge: Judge, record: dict[str, Any], prompt_key: str = "prompt") -> tuple[str, str]:
+    """(text the judge is given beside the response, what it is: "request" | "prompt" |
+    "response only"), following `judge.context`."""
+    context = getattr(judge, "context", "prompt")
+    if context == "request" and record.get("request"):
+        return str(record["request"]), "request"
+    return str(record[prompt_key]), "response only" if context == "none" else "prompt"
+
+
 def judge_records(
     judge: Judge, records: Iterable[dict[str, Any]], prompt_key: str = "prompt"
 ) -> list[dict[str, Any]]:
     """Return copies of run records with "verdict" (re)computed by `judge`.
 
     Records with an "error" keep `verdict=None`; the rest need `prompt_key` and "response".
+    Judges whose `context` is "request" see a record's `request` (the harmful request an
+    image attack encodes) where it has one; each judged record's "judge_input" says which
+    text the judge saw.
     """
     out = [dict(r) for r in records]
     todo = [r for r in out if not r.get("error")]
@@ -78,7 +97,9 @@ def judge_records(
         raise InputError(
             f"records {missing[:5]} lack {prompt_key!r} or 'response'; judges need both texts"
         )
-    verdicts = judge.judge([str(r[prompt_key]) for r in todo], [r["response"] for r in todo])
-    for r, v in zip(todo, verdicts, strict=True):
+    texts = [judge_text(judge, r, prompt_key) for r in todo]
+    verdicts = judge.judge([t for t, _ in texts], [r["response"] for r in todo])
+    for r, v, (_, seen) in zip(todo, verdicts, texts, strict=True):
         r["verdict"] = v.to_dict()
+        r["judge_input"] = seen
     return out
