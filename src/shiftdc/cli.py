@@ -227,7 +227,13 @@ def cmd_analyze(args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     import os
 
-    from shiftdc.serve import ServeConfig, serve
+    try:
+        from shiftdc.serve import ServeConfig, serve
+    except ImportError as exc:
+        raise ShiftDCError(
+            f"shiftdc serve needs its web packages ({exc.name} is missing): "
+            'pip install "shiftdc[serve]"'
+        ) from exc
 
     serve(
         ServeConfig(

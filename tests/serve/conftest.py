@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+pytest.importorskip("fastapi")
+pytest.importorskip("openai")
+
 from shiftdc.direction import SafetyDirection
 from tests.pipeline.helpers import fit_samples
 from tests.serve.server_proc import KEY, Server

@@ -21,7 +21,7 @@ PROMPTS = ["what is in the image ?", "describe the colors", "list what you see h
 
 def _requests() -> list[tuple[str, object, int]]:
     """Different prompts, images and output lengths (rows of one batch end at different steps)."""
-    return [(f"{PROMPTS[i % 4]} ({i})", image(100 + i), 3 + i % 5) for i in range(N)]
+    return [(f"{PROMPTS[i % 4]} ({i})", image(100 + i), 2 + i % 4) for i in range(N)]
 
 
 def _batch_sizes(url: str) -> float:

@@ -56,8 +56,22 @@ def _direction(config: ServeConfig, vlm: VLM) -> SafetyDirection:
     from shiftdc.eval.defenses import fit_builtin_direction
 
     out = default_cache_dir().parent / "serve-directions" / vlm.fingerprint
-    direction, note = fit_builtin_direction(vlm, [], out, seed=0, batch_size=8)
-    log.info("no --direction given: %s (%s)", note, out)
+    if (out / "direction").is_dir():
+        direction = SafetyDirection.load(out / "direction", vlm)
+        log.info(
+            "no --direction given: using the one fitted earlier on the built-in "
+            "direction set for this model (%s)",
+            out / "direction",
+        )
+        return direction
+    direction, _ = fit_builtin_direction(vlm, [], out, seed=0, batch_size=8)
+    log.info(
+        "no --direction given: fitted one on the built-in direction set (%s safe + %s unsafe "
+        "text-only requests), saved to %s",
+        direction.meta.get("n_safe"),
+        direction.meta.get("n_unsafe"),
+        out / "direction",
+    )
     return direction
 
 
