@@ -52,6 +52,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.api = f"{self.url}/v1"
+        tmp.mkdir(parents=True, exist_ok=True)
         self.log = tmp / f"serve-{self.port}.log"
         full_env = {
             **os.environ,
