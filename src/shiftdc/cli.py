@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shiftdc.errors import ShiftDCError
+from shiftdc.errors import InputError, ShiftDCError
 from shiftdc.images import DEFAULT_MAX_PIXELS, max_pixels, set_max_pixels
 
 
@@ -363,6 +363,48 @@ def cmd_analyze(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_serve(args: argparse.Namespace) -> None:
+    import os
+
+    try:
+        from shiftdc.serve import ServeConfig, serve
+    except ImportError as exc:
+        raise ShiftDCError(
+            f"shiftdc serve needs its web packages ({exc.name} is missing): "
+            'pip install "shiftdc[serve]"'
+        ) from exc
+
+    serve(
+        ServeConfig(
+            model=args.model,
+            direction=args.direction,
+            mode=args.mode,
+            alpha=args.alpha,
+            layers=args.layers,
+            captioner=args.captioner,
+            caption_tokens=args.caption_tokens,
+            cache_dir=args.cache_dir,
+            guard=not args.no_guard,
+            allow_client_overrides=args.allow_client_overrides,
+            served_model_name=args.served_model_name,
+            dtype=args.dtype,
+            device=args.device,
+            host=args.host,
+            port=args.port,
+            api_key=args.api_key or os.environ.get("SHIFTDC_API_KEY") or None,
+            batch_wait_ms=args.batch_wait_ms,
+            max_batch_size=args.max_batch_size,
+            max_queue=args.max_queue,
+            timeout_s=args.timeout,
+            max_body_bytes=args.max_body_bytes,
+            max_image_bytes=args.max_image_bytes,
+            max_pixels=args.max_pixels,
+            max_tokens=args.max_tokens,
+            default_max_tokens=args.default_max_tokens,
+        )
+    )
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with the project's rule for bad input: one line, exit status 2."""
 
@@ -566,6 +608,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("serve", help="OpenAI-compatible server with ShiftDC on every request")
+    p.add_argument("--model", help="hub id or local directory (default: the testbed)")
+    p.add_argument("--direction", type=Path, help="saved direction (default: built-in set)")
+    p.add_argument("--mode", choices=list(MODES), default="paper")
+    p.add_argument("--alpha", type=float, default=1.0)
+    p.add_argument("--layers", help="calibration layers A:B (default: the direction's)")
+    p.add_argument("--captioner", help="smaller VLM for self-captions (default: the model)")
+    p.add_argument("--caption-tokens", type=int, default=128)
+    p.add_argument("--cache-dir", type=Path, help="caption cache (default: $SHIFTDC_CACHE)")
+    p.add_argument("--no-guard", action="store_true", help="serve unguarded (for comparisons)")
+    p.add_argument(
+        "--allow-client-overrides",
+        action="store_true",
+        help='let clients set extra_body={"shiftdc": {"enabled", "mode", "alpha"}}',
+    )
+    p.add_argument("--served-model-name", help="model id clients send (default: folder name)")
+    p.add_argument("--dtype", default="auto", help="float32 | bfloat16 | float16 | auto")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if any)")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--api-key", help="require Authorization: Bearer KEY (or $SHIFTDC_API_KEY)")
+    p.add_argument("--batch-wait-ms", type=float, default=10.0)
+    p.add_argument("--max-batch-size", type=int, default=8)
+    p.add_argument("--max-queue", type=int, default=64, help="waiting requests before 429")
+    p.add_argument("--timeout", type=float, default=300.0, help="per-request seconds")
+    p.add_argument("--max-body-bytes", type=int, default=20 * 1024 * 1024)
+    p.add_argument("--max-image-bytes", type=int, default=10 * 1024 * 1024)
+    p.add_argument("--max-pixels", type=int, default=4096 * 4096)
+    p.add_argument("--max-tokens", type=int, default=512, help="output tokens one request may ask")
+    p.add_argument("--default-max-tokens", type=int, default=128)
+    p.set_defaults(func=cmd_serve)
     return ap
 
 
