@@ -25,6 +25,9 @@ export PYTHONPATH="$PWD/src:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 mkdir -p "$OUT" "$W"
 stamp() { echo "[$(date -u +%H:%M:%S)] $*"; }
 
+"$PY" -c "from shiftdc.testbed.backbone import gguf_dir; print('backbone:', gguf_dir())"
+"$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+
 stamp "1/5 alignment LoRA (text only, train split + vision-training extras)"
 "$PY" -m testbed_training.train_align --out "$W" --device "$DEVICE"
 
