@@ -53,7 +53,7 @@ cp "$OUT/align_$BEST/tune.json" "$OUT/align_tune.json"
 stamp "3/5 projector + tower adaptation to the new LoRA (teacher answers regenerated)"
 rm -f "$W/teacher_answers.json" "$W/teacher_answers.meta.json"
 "$PY" -m testbed_training.train_projector --resume --weights "$W" --out "$W" \
-  --max-steps 354 --minutes 120 --batch 8 --lr 5e-4 --tower-lr 1e-4 \
+  --max-steps 354 --minutes 600 --batch 8 --lr 5e-4 --tower-lr 1e-4 \
   --device "$DEVICE" --workers "$WORKERS"
 
 stamp "4/5 build the testbed and measure (eval split, n=$N per kind; direction refitted)"
