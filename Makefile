@@ -23,8 +23,8 @@ test: setup
 	$(PY) -m pytest
 
 lint: setup
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench testbed_training
+	$(VENV)/bin/ruff format --check src tests bench testbed_training
 
 bench: setup
 	$(PY) -m bench

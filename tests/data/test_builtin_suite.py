@@ -102,11 +102,15 @@ def test_splits_are_disjoint_by_request_text() -> None:
     evaluation = builtin_items("eval", kinds=("harmful", "benign"))
     direction = builtin_items("direction")
     training = builtin_items("train")
+    tuning = builtin_items("tune")
     safe, unsafe = direction_set()
+    assert len(tuning) == 2 * 52 * 5  # harmful and benign, every attack form
     assert_disjoint(evaluation, safe + unsafe, "eval vs direction")
     assert_disjoint(evaluation, direction, "eval vs direction")
     assert_disjoint(evaluation, training, "eval vs train")
     assert_disjoint(direction, training, "direction vs train")
+    for name, other in (("eval", evaluation), ("direction", direction), ("train", training)):
+        assert_disjoint(tuning, other, f"tune vs {name}")
 
 
 def test_disjointness_check_catches_overlap() -> None:

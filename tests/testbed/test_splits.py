@@ -53,7 +53,31 @@ def test_shipped_direction_was_fitted_on_the_direction_split():
 def test_committed_teacher_answers_come_from_the_committed_lora():
     from pathlib import Path
 
-    from shiftdc.testbed.train_projector import TEACHER_META, lora_sha256
+    from testbed_training.train_projector import TEACHER_META, lora_sha256
 
     meta = json.loads((WEIGHTS / TEACHER_META).read_text())
     assert meta["lora_sha256"] == lora_sha256(Path(str(WEIGHTS)))
+
+
+def test_tune_split_is_held_out_from_all_training_and_direction_data():
+    tune = _phrases("tune")
+    taught = {k.lower() for k in json.loads((WEIGHTS / "teacher_answers.json").read_text())}
+    assert len(tune) == 104
+    assert not tune & (trained_phrases() | taught | _phrases("direction") | _phrases("eval"))
+    vision = trained_phrases() | {a.lower() for a in EXTRA_BENIGN}
+    assert not [(t, v) for t in tune for v in vision if t in v or v in t]
+    assert _phrases("tune", "harmful") <= harmful_phrases()  # so vision mixes avoid them too
+
+
+def test_alignment_examples_hold_no_held_out_request(monkeypatch):
+    """The alignment builder, run without a model, draws only on training requests."""
+    import testbed_training.train_align as align
+
+    monkeypatch.setattr(align, "greedy_answers", lambda m, t, prompts, n: ["Sure."] * len(prompts))
+    prompts = [p.lower() for p, _ in align.build_examples(None, None, random.Random(0), 24, 2)]
+    text = "\n".join(prompts)
+    for split in ("eval", "direction", "tune"):
+        for r in builtin_requests(split):
+            assert r.request.lower() not in text, (split, r.request)
+            assert r.key_phrase.lower() not in text, (split, r.key_phrase)
+    assert all(r.request.lower() in prompts for r in builtin_requests("train"))

@@ -10,9 +10,10 @@ from typing import Final, Literal
 
 from shiftdc.data.errors import DatasetFormatError
 
-Split = Literal["eval", "direction", "train"]
-SPLITS: Final[tuple[str, ...]] = ("eval", "direction", "train")
-"""eval: scored benchmark; direction: fits the safety direction; train: later alignment work."""
+Split = Literal["eval", "direction", "train", "tune"]
+SPLITS: Final[tuple[str, ...]] = ("eval", "direction", "train", "tune")
+"""eval: scored benchmark; direction: fits the safety direction; train: alignment (testbed);
+tune: choosing a calibration's layers and strength (never trained on, never reported)."""
 
 _FILES: Final[dict[str, str]] = {
     "harmful": "harmful_requests.json",

@@ -40,6 +40,18 @@ class Condition:
     captions: str = "given"
 
 
+CORE: frozenset[str] = frozenset(
+    f"{kind} {cell}"
+    for kind in ("harmful", "benign")
+    for cell in (
+        "text",
+        "TYPO",
+        "TYPO as text-only counterpart, GT caption",
+        "TYPO + ShiftDC paper, GT captions",
+    )
+)
+"""The cells a retrain is judged on (`--core`): text, image, its counterpart, paper ShiftDC."""
+
 CONDITIONS: tuple[Condition, ...] = (
     Condition("harmful text", "harmful", "text"),
     Condition("harmful TYPO", "harmful", "TYPO"),
@@ -206,11 +218,12 @@ def measure(
     batch_size: int = 8,
     seed: int = 0,
     direction: Path | None = None,
+    device: str = "cpu",
 ) -> list[dict]:
     """Run every condition on n harmful and n benign held-out requests; write table.json."""
     from shiftdc.models import load_vlm
 
-    vlm = load_vlm(str(model), dtype="float32", device="cpu")
+    vlm = load_vlm(str(model), dtype="float32", device=device)
     out.mkdir(parents=True, exist_ok=True)
     opts = dict(
         max_new_tokens=max_new_tokens,
@@ -237,14 +250,16 @@ def measure(
 READ_QUERY = "What does the image say?"
 
 
-def reading_probe(model: str | Path, n: int = 26, seed: int = 0, kind: str = "harmful") -> dict:
+def reading_probe(
+    model: str | Path, n: int = 26, seed: int = 0, kind: str = "harmful", device: str = "cpu"
+) -> dict:
     """Does the image pathway carry the words? Ask the model to read TYPO images aloud."""
 
     from shiftdc.generation import generate_plain
     from shiftdc.models import load_vlm
     from shiftdc.testbed.vocab import words_of
 
-    vlm = load_vlm(str(model), dtype="float32", device="cpu")
+    vlm = load_vlm(str(model), dtype="float32", device=device)
     items = pick(kind, "TYPO", n, seed)
     samples = [replace(it.to_sample(), prompt=READ_QUERY) for it in items]
     answers = generate_plain(vlm, samples, 16)
@@ -275,13 +290,28 @@ if __name__ == "__main__":
     ap.add_argument("--caption-tokens", type=int, default=40)
     ap.add_argument("--direction", type=Path, help="saved direction (default: fit, as evaluate)")
     ap.add_argument("--only", nargs="*", help="condition name substrings to run")
+    ap.add_argument("--core", action="store_true", help="only the CORE cells")
     ap.add_argument("--probe", action="store_true", help="also ask the model to read the images")
+    ap.add_argument("--device", default="cpu", help="cpu, cuda, ...")
+    ap.add_argument("--batch-size", type=int, default=8)
     a = ap.parse_args()
     conds = CONDITIONS
     if a.only:
-        conds = tuple(c for c in CONDITIONS if any(s in c.name for s in a.only))
-    measure(a.model, a.out, a.n, conds, a.max_new_tokens, a.caption_tokens, direction=a.direction)
+        conds = tuple(c for c in conds if any(s in c.name for s in a.only))
+    if a.core:
+        conds = tuple(c for c in conds if c.name in CORE)
+    measure(
+        a.model,
+        a.out,
+        a.n,
+        conds,
+        a.max_new_tokens,
+        a.caption_tokens,
+        a.batch_size,
+        direction=a.direction,
+        device=a.device,
+    )
     if a.probe:
-        probe = reading_probe(a.model, a.n)
+        probe = reading_probe(a.model, a.n, device=a.device)
         (a.out / "reading.json").write_text(json.dumps(probe, indent=2), encoding="utf-8")
         print(f"reading probe: {probe['words_read']:.2f} of key-phrase words read, n={probe['n']}")

@@ -19,10 +19,11 @@ from safetensors.torch import load_file, save_file
 
 from shiftdc.data.builtin_requests import builtin_requests
 from shiftdc.data.render import render_typo
-from shiftdc.testbed.layout import cell_words, render_with_boxes
+from shiftdc.testbed.assemble import WEIGHTS_DIR
 from shiftdc.testbed.reader import TOKENS_SIDE, CTCHead, image_processor, patch_states, vision_tower
-from shiftdc.testbed.training import batch_stream, fp16_state, lr_factor, pick_device, progress
 from shiftdc.testbed.vocab import all_words, benign_activities, random_mix, words_of
+from testbed_training.layout import cell_words, render_with_boxes
+from testbed_training.training import batch_stream, fp16_state, lr_factor, pick_device, progress
 
 SEED = 1
 
@@ -175,7 +176,7 @@ def main(
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "weights")
+    ap.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     ap.add_argument("--minutes", type=float, default=12.0)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)

@@ -25,13 +25,15 @@ from shiftdc.testbed.assemble import (
     LORA_FILE,
     PROJECTOR_FILE,
     TOWER_FILE,
+    WEIGHTS_DIR,
     aligned_backbone,
     assemble,
     prompt,
 )
 from shiftdc.testbed.reader import render_varied
-from shiftdc.testbed.train_align import greedy_answers
-from shiftdc.testbed.training import (
+from shiftdc.testbed.vocab import benign_activities, random_mix
+from testbed_training.train_align import greedy_answers
+from testbed_training.training import (
     batch_stream,
     fp16_state,
     lr_factor,
@@ -39,7 +41,6 @@ from shiftdc.testbed.training import (
     progress,
     to_device,
 )
-from shiftdc.testbed.vocab import benign_activities, random_mix
 
 SEED = 2
 READ_PROMPTS = ("What does the image say?", "Read the text in the image.", "What is written here?")
@@ -235,8 +236,8 @@ def _save(proj: torch.nn.Module, tower: torch.nn.Module | None, out: Path, info:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "weights")
-    ap.add_argument("--weights", type=Path, default=Path(__file__).parent / "weights")
+    ap.add_argument("--out", type=Path, default=WEIGHTS_DIR)
+    ap.add_argument("--weights", type=Path, default=WEIGHTS_DIR)
     ap.add_argument("--minutes", type=float, default=40.0)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=2e-3)

@@ -10,6 +10,7 @@ import argparse
 import json
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -17,9 +18,12 @@ from safetensors.torch import load_file, save_file
 
 from shiftdc.data.builtin_requests import builtin_requests
 from shiftdc.eval.judges.keyword import is_refusal
+from shiftdc.testbed.assemble import WEIGHTS_DIR
 from shiftdc.testbed.backbone import load_backbone
 from shiftdc.testbed.lora import attach_lora, lora_state
-from shiftdc.testbed.phrasing import phrasings, refusal
+from shiftdc.testbed.vocab import EXTRA_BENIGN
+from testbed_training.phrasing import phrasings, refusal
+from testbed_training.training import pick_device, to_device
 
 SEED = 0
 RANK, ALPHA = 8, 16.0
@@ -53,17 +57,37 @@ def greedy_answers(model, tok, prompts: list[str], max_new: int, batch: int = 16
 
 
 def build_examples(
-    model, tok, rng: random.Random, max_new: int, k: int, described: int = 1
+    model,
+    tok,
+    rng: random.Random,
+    max_new: int,
+    k: int,
+    described: int = 1,
+    benign_described: int = 4,
+    extras: bool = True,
+    stride: int = 1,
 ) -> list[tuple[str, str]]:
-    """(prompt, target) pairs from the train split only (each request in 1 + k + d forms)."""
-    harmful = builtin_requests("train", "harmful")
-    benign = builtin_requests("train", "benign")
+    """(prompt, target) pairs from training data only: the train split and, if `extras`, the
+    hand-written everyday activities of vision training (benign; no held-out request).
 
-    def forms(r) -> list[str]:
-        return phrasings(r.request, r.key_phrase, k, rng, described)
-
-    pairs = [(p, refusal(rng)) for r in harmful for p in forms(r)]
-    b_prompts = [p for r in benign for p in forms(r)]
+    Harmful: own wording + k templated + `described` described-image forms -> refusals.
+    Benign: own wording + k templated + `benign_described` described-image forms -> the
+    base model's own greedy answers, teacher refusals dropped. The described-image form is
+    ShiftDC's text-only counterpart; teaching it benign as often as harmful or more keeps the
+    form itself from becoming a refusal cue. `stride` > 1 keeps every stride-th request of
+    each source (quick checks).
+    """
+    cut = slice(None, None, stride)
+    harmful = builtin_requests("train", "harmful")[cut]
+    benign = [(r.request, r.key_phrase) for r in builtin_requests("train", "benign")[cut]]
+    if extras:
+        benign += [(None, a) for a in EXTRA_BENIGN[cut]]
+    pairs = [
+        (p, refusal(rng))
+        for r in harmful
+        for p in phrasings(r.request, r.key_phrase, k, rng, described)
+    ]
+    b_prompts = [p for q, a in benign for p in phrasings(q, a, k, rng, benign_described)]
     answers = greedy_answers(model, tok, b_prompts, max_new)
     kept = [(p, a) for p, a in zip(b_prompts, answers, strict=True) if not is_refusal(a)]
     print(f"harmful {len(pairs)}, benign {len(kept)} kept of {len(b_prompts)}", flush=True)
@@ -100,7 +124,7 @@ def answer_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return torch.nn.functional.cross_entropy(logits, target[keep])
 
 
-def train_round(model, tok, enc, rng, epochs, lr, batch, params) -> list[float]:
+def train_round(model, tok, enc, rng, epochs, lr, batch, params, device) -> list[float]:
     """One round: shuffle, then `epochs` passes with a one-cycle learning rate."""
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     steps = epochs * ((len(enc) + batch - 1) // batch)
@@ -110,7 +134,8 @@ def train_round(model, tok, enc, rng, epochs, lr, batch, params) -> list[float]:
     for epoch in range(epochs):
         rng.shuffle(enc)
         for i in range(0, len(enc), batch):
-            loss = answer_loss(model, collate(enc[i : i + batch], tok.pad_token_id))
+            rows = collate(enc[i : i + batch], tok.pad_token_id)
+            loss = answer_loss(model, to_device(rows, device))
             loss.backward()
             opt.step(), sched.step(), opt.zero_grad()
             log.append(round(loss.item(), 4))
@@ -119,53 +144,81 @@ def train_round(model, tok, enc, rng, epochs, lr, batch, params) -> list[float]:
     return log
 
 
-def main(
-    out: Path,
-    epochs: int,
-    lr: float,
-    batch: int,
-    max_new: int,
-    k: int,
-    rounds: int,
-    start_round: int = 0,
-    described: int = 1,
-) -> None:
+@dataclass(frozen=True)
+class AlignConfig:
+    """Settings of one alignment run (the CLI's flags)."""
+
+    out: Path = WEIGHTS_DIR
+    epochs: int = 1
+    lr: float = 1e-3
+    batch: int = 8
+    max_new: int = 24
+    phrasings: int = 2
+    rounds: int = 2
+    start_round: int = 0
+    described: int = 2
+    benign_described: int = 4
+    extras: bool = True
+    stride: int = 1
+    device: str = "cpu"
+
+
+def main(cfg: AlignConfig) -> None:
     """Train the LoRA in rounds (fresh phrasings each round, seed SEED + round) and save it.
 
     Benign targets always come from the base model (before any LoRA). `start_round` > 0
     resumes from the LoRA already in `out`.
     """
     torch.manual_seed(SEED)
+    dev = pick_device(cfg.device)
     model, tok = load_backbone()
+    model.to(dev)
     t0 = time.time()
     per_round = []
-    for r in range(start_round, rounds):
+    for r in range(cfg.start_round, cfg.rounds):
         rng = random.Random(SEED + r)
-        examples = build_examples(model, tok, rng, max_new, k, described)
+        examples = build_examples(
+            model,
+            tok,
+            rng,
+            cfg.max_new,
+            cfg.phrasings,
+            cfg.described,
+            cfg.benign_described,
+            cfg.extras,
+            cfg.stride,
+        )
         per_round.append((rng, [encode(tok, p, t) for p, t in examples]))
     wraps = attach_lora(model, RANK, ALPHA)
-    lora_file = out / "align_lora.safetensors"
-    if start_round > 0:
+    lora_file = cfg.out / "align_lora.safetensors"
+    if cfg.start_round > 0:
         state = load_file(str(lora_file))
         for name, w in wraps.items():
             w.lora_a.data.copy_(state[f"{name}.lora_a"].float())
             w.lora_b.data.copy_(state[f"{name}.lora_b"].float())
+    model.to(dev)
     params = [p for w in wraps.values() for p in (w.lora_a, w.lora_b)]
-    log_file = out / "align_log.json"
-    info = json.loads(log_file.read_text()) if start_round > 0 and log_file.exists() else {}
+    log_file = cfg.out / "align_log.json"
+    resumed = cfg.start_round > 0 and log_file.exists()
+    info = json.loads(log_file.read_text()) if resumed else {}
     info.setdefault("rounds", [])
-    for r, (rng, enc) in zip(range(start_round, rounds), per_round, strict=True):
-        losses = train_round(model, tok, enc, rng, epochs, lr if r == 0 else lr / 2, batch, params)
-        info["rounds"].append(dict(round=r, examples=len(enc), epochs=epochs, losses=losses))
-        out.mkdir(parents=True, exist_ok=True)
+    for r, (rng, enc) in zip(range(cfg.start_round, cfg.rounds), per_round, strict=True):
+        lr = cfg.lr if r == 0 else cfg.lr / 2
+        losses = train_round(model, tok, enc, rng, cfg.epochs, lr, cfg.batch, params, dev)
+        info["rounds"].append(dict(round=r, examples=len(enc), epochs=cfg.epochs, losses=losses))
+        cfg.out.mkdir(parents=True, exist_ok=True)
         meta = {"rank": str(RANK), "alpha": str(ALPHA), "seed": str(SEED), "rounds": str(r + 1)}
-        save_file(lora_state(wraps), lora_file, metadata=meta)
+        save_file({k: v.cpu() for k, v in lora_state(wraps).items()}, lora_file, metadata=meta)
     info.update(
-        phrasings=k,
-        described=described,
-        max_new=max_new,
-        lr=lr,
-        batch=batch,
+        phrasings=cfg.phrasings,
+        described=cfg.described,
+        benign_described=cfg.benign_described,
+        extras=cfg.extras,
+        stride=cfg.stride,
+        max_new=cfg.max_new,
+        lr=cfg.lr,
+        batch=cfg.batch,
+        device=str(dev),
         seconds=round(time.time() - t0),
     )
     log_file.write_text(json.dumps(info))
@@ -174,24 +227,36 @@ def main(
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "weights")
+    ap.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--phrasings", type=int, default=2)
-    ap.add_argument("--described", type=int, default=1, help="described-image forms per request")
+    ap.add_argument("--described", type=int, default=2, help="described-image forms (harmful)")
+    ap.add_argument(
+        "--benign-described", type=int, default=4, help="described-image forms (benign)"
+    )
+    ap.add_argument("--no-extras", action="store_true", help="train-split requests only")
+    ap.add_argument("--stride", type=int, default=1, help="every Nth request (quick checks)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--start-round", type=int, default=0, help="resume: LoRA in --out")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--max-new", type=int, default=24)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda, auto (GPU if present)")
     a = ap.parse_args()
     main(
-        a.out,
-        a.epochs,
-        a.lr,
-        a.batch,
-        a.max_new,
-        a.phrasings,
-        a.rounds,
-        a.start_round,
-        a.described,
+        AlignConfig(
+            out=a.out,
+            epochs=a.epochs,
+            lr=a.lr,
+            batch=a.batch,
+            max_new=a.max_new,
+            phrasings=a.phrasings,
+            rounds=a.rounds,
+            start_round=a.start_round,
+            described=a.described,
+            benign_described=a.benign_described,
+            extras=not a.no_extras,
+            stride=a.stride,
+            device=a.device,
+        )
     )

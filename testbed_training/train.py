@@ -1,4 +1,4 @@
-"""Retrain every committed testbed weight in order: `python -m shiftdc.testbed.train --all`.
+"""Retrain every committed testbed weight in order: `python -m testbed_training.train --all`.
 
 Never needed by users or CI (the weights are committed). The committed alignment LoRA took
 ~13 min on 2 CPU cores (2 rounds); the committed vision tower and projector were trained on
@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from shiftdc.testbed.assemble import WEIGHTS_DIR
+
 STAGES = ("train_align", "train_reader", "train_projector")
 STAGE_ARGS = {
     "train_align": ["--rounds", "2"],
@@ -29,7 +31,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--all", action="store_true", help="run all three stages")
     ap.add_argument("--stage", choices=STAGES, action="append", default=[])
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "weights")
+    ap.add_argument("--out", type=Path, default=WEIGHTS_DIR)
     ap.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda, ...")
     ap.add_argument("--workers", type=int, default=0, help="batch-building processes")
     a = ap.parse_args()
@@ -40,9 +42,10 @@ def main() -> None:
         extra = list(STAGE_ARGS[stage])
         if stage == "train_projector":
             extra += ["--weights", str(a.out)]
+        extra += ["--device", a.device]
         if stage != "train_align":
-            extra += ["--device", a.device, "--workers", str(a.workers)]
-        cmd = [sys.executable, "-m", f"shiftdc.testbed.{stage}", "--out", str(a.out), *extra]
+            extra += ["--workers", str(a.workers)]
+        cmd = [sys.executable, "-m", f"testbed_training.{stage}", "--out", str(a.out), *extra]
         print("+", " ".join(cmd), flush=True)
         subprocess.run(cmd, check=True)
 

@@ -45,11 +45,13 @@ REFUSALS: Final[tuple[str, ...]] = (
 
 
 def phrasings(
-    request: str, phrase: str, k: int, rng: random.Random, described: int = 0
+    request: str | None, phrase: str, k: int, rng: random.Random, described: int = 0
 ) -> list[str]:
-    """The request's own wording, k templated phrasings and `described` described-image ones."""
+    """The request's own wording (if any), k templated phrasings and `described`
+    described-image ones."""
     picks = rng.sample(PHRASINGS, k) + rng.sample(DESCRIBED, described)
-    return [request] + [t.format(p=phrase) for t in picks]
+    own = [request] if request is not None else []
+    return own + [t.format(p=phrase) for t in picks]
 
 
 def refusal(rng: random.Random) -> str:
