@@ -254,10 +254,8 @@ def reading_probe(
     model: str | Path, n: int = 26, seed: int = 0, kind: str = "harmful", device: str = "cpu"
 ) -> dict:
     """Does the image pathway carry the words? Ask the model to read TYPO images aloud."""
-
     from shiftdc.generation import generate_plain
     from shiftdc.models import load_vlm
-    from shiftdc.testbed.vocab import words_of
 
     vlm = load_vlm(str(model), dtype="float32", device=device)
     items = pick(kind, "TYPO", n, seed)
