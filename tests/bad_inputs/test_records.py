@@ -243,7 +243,7 @@ ROWS = {
     "evaluate into a folder of other files": Row(_eval_into_other_folder, 2, "not a shiftdc"),
     "evaluate into a run with foreign records": Row(_eval_foreign_records, 2, "another run"),
     "evaluate into a rescore": Row(_eval_into_rescore, 2, "made by `shiftdc rescore`"),
-    "evaluate --limit 0": Row(_eval_limit_zero, 2, "--limit 0 selects no items"),
+    "evaluate --limit 0": Row(_eval_limit_zero, 2, "--limit: must be at least 1, got 0"),
     "evaluate an empty benchmark": Row(_eval_empty_benchmark, 2, "has no items"),
     "--max-failed 2": Row(_max_failed_out_of_range, 2, "fraction between 0 and 1"),
 }
