@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from shiftdc import __version__
+from shiftdc import __version__, distributed
 from shiftdc.core import diff_of_means
 from shiftdc.errors import DirectionMismatchError, InputError
 from shiftdc.generation import text_activations
@@ -90,10 +90,19 @@ class SafetyDirection:
             layers = validate_layers(layers, vlm.num_layers)
         safe_p = text_only_prompts(safe, safe_captions)
         unsafe_p = text_only_prompts(unsafe, unsafe_captions)
-        acts = text_activations(
-            vlm, safe_p + unsafe_p, batch_size=batch_size, progress=progress, desc="fit direction"
-        )
-        vectors = diff_of_means(acts[: len(safe_p)], acts[len(safe_p) :])
+        if distributed.active():  # under torchrun: shard the extraction, all-reduce the sums
+            from shiftdc.fit_sharded import sharded_diff_of_means
+
+            vectors = sharded_diff_of_means(vlm, safe_p, unsafe_p, batch_size, progress)
+        else:
+            acts = text_activations(
+                vlm,
+                safe_p + unsafe_p,
+                batch_size=batch_size,
+                progress=progress,
+                desc="fit direction",
+            )
+            vectors = diff_of_means(acts[: len(safe_p)], acts[len(safe_p) :])
         meta = {
             "model": vlm.name,
             "family": vlm.family,
