@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from shiftdc import __version__, distributed
+from shiftdc import __version__, atomic, distributed
 from shiftdc.core import diff_of_means
 from shiftdc.errors import DirectionMismatchError, InputError
 from shiftdc.generation import text_activations
@@ -122,8 +122,9 @@ class SafetyDirection:
         """Write direction.safetensors + direction.json into `directory`."""
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        save_file({"vectors": self.vectors.contiguous()}, str(d / TENSORS_FILE))
-        (d / META_FILE).write_text(json.dumps(self.meta, indent=2), encoding="utf-8")
+        with atomic.atomic_path(d / TENSORS_FILE) as tmp:  # ranks may save it at once
+            save_file({"vectors": self.vectors.contiguous()}, str(tmp))
+        atomic.write_text(d / META_FILE, json.dumps(self.meta, indent=2))
         return d
 
     @classmethod

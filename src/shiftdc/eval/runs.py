@@ -10,10 +10,12 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from shiftdc import atomic, distributed
 from shiftdc.errors import InputError, ShiftDCError
 from shiftdc.eval.defenses import get_defense
 from shiftdc.eval.judges import get_judge, judge_records
 from shiftdc.eval.metrics import summarize
+from shiftdc.eval.parallel import evaluate_parallel, has_rank_files
 from shiftdc.eval.report import write_report
 from shiftdc.generation import batches
 from shiftdc.jobs import RecordWriter, done_ids
@@ -110,8 +112,19 @@ def evaluate(
     cfg_path = out / CONFIG
     if cfg_path.is_file():
         config.check_same(json.loads(cfg_path.read_text(encoding="utf-8")), out)
-    cfg_path.write_text(json.dumps(asdict(config), indent=2), encoding="utf-8")
+    atomic.write_text(cfg_path, json.dumps(asdict(config), indent=2))  # ranks write it at once
     notes = defense.setup(out, items, seed=config.seed)
+    if distributed.active() or has_rank_files(out):  # data-parallel, or resuming such a run
+        return evaluate_parallel(
+            items,
+            out,
+            lambda chunk: _run_batch(chunk, defense, judge, config),
+            judge,
+            batch_size,
+            f"evaluate {config.defense}",
+            progress,
+            lambda recs: finish(out, config.judge, config.defense, notes, judge.name, recs),
+        )
     done = done_ids(out / RECORDS)
     todo = [it for it in items if it.id not in done]
     if done:
