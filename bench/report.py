@@ -15,6 +15,8 @@ ROWS: list[tuple[str, str, tuple[str, float] | None]] = [
     ("throughput", "4. items/s at batch 8 / batch 1", None),
     ("fit", "5. direction fitting / plain forward (speed)", (">=", 0.8)),
     ("memory", "6. ShiftDC / plain peak memory (caption generated)", ("<=", 1.10)),
+    ("batch8_cached", "7. ShiftDC / plain at batch 8, cached captions (time)", None),
+    ("batch8_captioned", "8. ShiftDC / plain at batch 8, captions generated (time)", None),
 ]
 README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
 

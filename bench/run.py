@@ -19,6 +19,7 @@ import torch
 
 from bench import model as bench_model
 from bench import report, scenarios
+from bench.shapes import SHAPES, build_in_memory
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL = dict(spec=bench_model.SPEC, tokens=128, repeats=3, items=32, batch1=8, fit=32)
@@ -48,6 +49,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--device", help="cpu or cuda (default: cuda if available)")
     ap.add_argument(
+        "--shape",
+        choices=sorted(SHAPES),
+        help="a real model's shape, random weights made on the device (nothing on disk)",
+    )
+    ap.add_argument(
         "--threads",
         type=int,
         default=1,
@@ -62,6 +68,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """Run every measurement and write the results; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["scale"]:
+        from bench.scale import main as scale_main
+
+        return scale_main(argv[1:])
     args = parse(argv)
     cfg = QUICK if args.quick else FULL
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -78,9 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     name, note = machine(device, torch.get_num_threads())
     print(f"shiftdc bench on {name} ({note}){' [quick]' if args.quick else ''}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        path = bench_model.build(Path(tmp) / "model", cfg["spec"])
         dtype = "bfloat16" if device.startswith("cuda") else "float32"
-        vlm = load_vlm(path, dtype=dtype, device=device)
+        if args.shape:
+            vlm = build_in_memory(args.shape, device, getattr(torch, dtype))
+        else:
+            path = bench_model.build(Path(tmp) / "model", cfg["spec"])
+            vlm = load_vlm(path, dtype=dtype, device=device)
         print(f"model: {bench_model.describe(vlm)}", flush=True)
         items = scenarios.make_items(cfg["items"])
         b = scenarios.Bench(vlm, device, cfg["tokens"], cfg["repeats"], items, Path(tmp) / "cap")
@@ -90,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             ("cached", lambda: scenarios.one_request_cached(b)),
             ("captioned", lambda: scenarios.one_request_captioned(b)),
             ("pipelines", lambda: scenarios.pipelines(b, cfg["batch1"])),
+            ("batch8", lambda: scenarios.batch8(b)),
             ("memory", lambda: scenarios.memory(b)),
         ]
         shown: set[str] = set()
@@ -98,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             out = step()
             if key == "pipelines":
                 results["naive"], results["throughput"] = out
+            elif key == "batch8":
+                results["batch8_cached"], results["batch8_captioned"] = out
             else:
                 results[key] = out
             for label, value, tgt, ok in report.rows(results):
@@ -109,16 +126,19 @@ def main(argv: list[str] | None = None) -> int:
             "device_note": note,
             "device": device,
             "model": bench_model.describe(vlm),
-            "spec": cfg["spec"],
+            "spec": SHAPES[args.shape] if args.shape else cfg["spec"],
+            "shape": args.shape,
             "tokens": cfg["tokens"],
             "repeats": cfg["repeats"],
             "quick": args.quick,
-            "command": "python -m bench" + (" --quick" if args.quick else ""),
+            "command": "python -m bench"
+            + (" --quick" if args.quick else "")
+            + (f" --shape {args.shape}" if args.shape else ""),
             "date": dt.date.today().isoformat(),
             "python": sys.version.split()[0],
         }
-    readme = None if (args.quick or args.no_readme) else ROOT / "README.md"
-    stem = report.write(results, args.out, readme)
+    readme = None if (args.quick or args.no_readme or args.shape) else ROOT / "README.md"
+    stem = report.write(results, args.out / args.shape if args.shape else args.out, readme)
     print(report.markdown(results))
     print(f"wrote {stem}.json, .png, .md" + (" and the README table" if readme else ""))
     return 0

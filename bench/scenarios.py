@@ -243,3 +243,25 @@ def memory(b: Bench) -> dict[str, Any]:
         "ratio_means": "peak memory added by the call (weights excluded), caption generated",
         "method": memory_method(b.device),
     }
+
+
+def batch8(b: Bench, n: int = 8) -> tuple[dict[str, Any], dict[str, Any]]:
+    """7-8. At batch 8: ShiftDC (cached captions; captions generated) vs plain generation."""
+    items = b.items[:n]
+    cached, fresh = b.shiftdc(n, cached=True), b.shiftdc(n, cached=False)
+    cached.captioner.caption(items)  # fill the disk cache
+    t = side_by_side(
+        {
+            "plain": lambda: generate_plain(b.vlm, items, b.tokens, batch_size=n),
+            "shiftdc_cached": lambda: cached.generate(items, b.tokens),
+            "shiftdc_captioned": lambda: fresh.generate(items, b.tokens),
+        },
+        b.repeats,
+        b.device,
+    )
+    med = {k: v["median_s"] for k, v in t.items()}
+    common = {"times": t, "batch_size": n}
+    return (
+        {**common, "ratio": med["shiftdc_cached"] / med["plain"]},
+        {**common, "ratio": med["shiftdc_captioned"] / med["plain"]},
+    )

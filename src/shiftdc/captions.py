@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from shiftdc import atomic
 from shiftdc.generation import batches, decode_new, generation_kwargs, to_device
 from shiftdc.models.loading import VLM
 from shiftdc.sample import Sample
@@ -80,19 +81,17 @@ class Captioner:
         if not (self.use_cache and p.is_file()):
             return None
         try:
-            return json.loads(p.read_text(encoding="utf-8"))["caption"]
-        except (json.JSONDecodeError, KeyError, OSError):
-            return None  # a damaged entry is recomputed
+            rec = json.loads(p.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+            return None  # a damaged or partial entry is recomputed
+        ok = isinstance(rec, dict) and rec.get("key", key) == key
+        return rec["caption"] if ok and isinstance(rec.get("caption"), str) else None
 
     def _write(self, key: str, sample: Sample, caption: str) -> None:
         if not self.use_cache:
             return
-        p = self._path(key)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_suffix(".tmp")
-        rec = {"caption": caption, "query": sample.prompt, "model": self.vlm.name}
-        tmp.write_text(json.dumps(rec, ensure_ascii=False), encoding="utf-8")
-        tmp.replace(p)
+        rec = {"caption": caption, "query": sample.prompt, "model": self.vlm.name, "key": key}
+        atomic.write_text(self._path(key), json.dumps(rec, ensure_ascii=False))
 
     def caption(self, samples: Sequence[Sample]) -> list[str]:
         """One caption per sample (samples must have images), from cache where possible."""

@@ -73,6 +73,9 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="Hugging Face hub id or local directory")
     p.add_argument("--dtype", default="auto", help="float32 | bfloat16 | float16 | auto")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if any)")
+    p.add_argument("--device-map", help="auto | balanced | sequential: split over GPUs/CPU/disk")
+    p.add_argument("--max-memory", help="with --device-map: budgets like 0=20GiB,1=20GiB,cpu=64GiB")
+    p.add_argument("--offload-folder", help="with --device-map: folder for disk-offloaded weights")
     p.add_argument("--batch-size", type=positive_int, default=8)
     p.add_argument(
         "--max-image-pixels",
@@ -91,7 +94,16 @@ def _load(args: argparse.Namespace):
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-    return load_vlm(args.model, dtype=args.dtype, device=args.device)
+    from shiftdc.distributed import rank_device
+
+    return load_vlm(
+        args.model,
+        dtype=args.dtype,
+        device=args.device or rank_device(),
+        device_map=args.device_map,
+        max_memory=args.max_memory,
+        offload_folder=args.offload_folder,
+    )
 
 
 def _fit_context(vlm, samples: list, policy: str, new_tokens: int, caption_tokens=None) -> list:

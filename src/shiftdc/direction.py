@@ -14,7 +14,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from shiftdc import __version__
+from shiftdc import __version__, atomic, distributed
 from shiftdc.core import diff_of_means
 from shiftdc.errors import DirectionMismatchError, InputError
 from shiftdc.generation import text_activations
@@ -97,11 +97,20 @@ class SafetyDirection:
                 "the safe and unsafe sets hold the same requests, so their difference (the "
                 "direction) is zero; fit on harmless requests vs harmful ones"
             )
-        acts = text_activations(
-            vlm, safe_p + unsafe_p, batch_size=batch_size, progress=progress, desc="fit direction"
-        )
-        vectors = diff_of_means(acts[: len(safe_p)], acts[len(safe_p) :])
-        scale = acts.float().norm(dim=-1).mean(0)  # [L] mean activation norm per layer
+        if distributed.active():  # under torchrun: shard the extraction, all-reduce the sums
+            from shiftdc.fit_sharded import sharded_diff_of_means
+
+            vectors, scale = sharded_diff_of_means(vlm, safe_p, unsafe_p, batch_size, progress)
+        else:
+            acts = text_activations(
+                vlm,
+                safe_p + unsafe_p,
+                batch_size=batch_size,
+                progress=progress,
+                desc="fit direction",
+            )
+            vectors = diff_of_means(acts[: len(safe_p)], acts[len(safe_p) :])
+            scale = acts.float().norm(dim=-1).mean(0)  # [L] mean activation norm per layer
         meta = {
             "model": vlm.name,
             "family": vlm.family,
@@ -155,8 +164,9 @@ class SafetyDirection:
         """Write direction.safetensors + direction.json into `directory`."""
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        save_file({"vectors": self.vectors.contiguous()}, str(d / TENSORS_FILE))
-        (d / META_FILE).write_text(json.dumps(self.meta, indent=2), encoding="utf-8")
+        with atomic.atomic_path(d / TENSORS_FILE) as tmp:  # ranks may save it at once
+            save_file({"vectors": self.vectors.contiguous()}, str(tmp))
+        atomic.write_text(d / META_FILE, json.dumps(self.meta, indent=2))
         return d
 
     @classmethod

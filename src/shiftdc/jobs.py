@@ -12,10 +12,12 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from shiftdc import distributed
 from shiftdc.captions import Captioner
 from shiftdc.context import truncation_field
 from shiftdc.direction import META_FILE, SafetyDirection
 from shiftdc.errors import InputError
+from shiftdc.fit_sharded import caption_sharded
 from shiftdc.generation import batches, generate_plain
 from shiftdc.models.loading import VLM
 from shiftdc.pipeline import ShiftDC
@@ -55,14 +57,13 @@ def fit_job(
         vlm, max_new_tokens=caption_tokens, batch_size=batch_size, progress=progress
     )
     for group in (safe, unsafe):
-        todo = [s for s in group if s.image is not None and s.caption is None]
-        if todo:
-            for s, c in zip(todo, captioner.caption(todo), strict=True):
-                s.caption = c
+        caption_sharded(captioner, group)  # each rank its shard under torchrun
     direction = SafetyDirection.fit(
         vlm, safe, unsafe, layers=layers, batch_size=batch_size, progress=progress
     )
-    direction.save(out)
+    if distributed.is_main():  # only rank 0 writes
+        direction.save(out)
+    distributed.barrier()
     return direction
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from shiftdc import atomic
 from shiftdc.captions import Captioner, default_cache_dir
 
 if TYPE_CHECKING:
@@ -97,9 +97,12 @@ class ActivationCache:
             stored = json.loads((d / KEY_FILE).read_text(encoding="utf-8"))
             if stored.get("key") != json.loads(json.dumps(key, default=str)):
                 return None, {}
+            digest = stored.get("tensors_sha256")
+            if digest is not None and digest != _file_sha256(d / TENSORS_FILE):
+                return None, {}  # partial, or another writer's: recomputed
             return load_file(str(d / TENSORS_FILE)), dict(stored.get("meta", {}))
-        except (OSError, ValueError, json.JSONDecodeError):
-            return None, {}  # a damaged entry is recomputed
+        except Exception:  # noqa: BLE001 - any damage (safetensors errors included) recomputes
+            return None, {}
 
     def save(
         self, key: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]
@@ -108,14 +111,18 @@ class ActivationCache:
         if not self.enabled:
             return None
         d = self.path(key)
-        d.mkdir(parents=True, exist_ok=True)
-        tmp = d / f"{TENSORS_FILE}.tmp"
-        save_file({k: v.float().contiguous() for k, v in tensors.items()}, str(tmp))
-        os.replace(tmp, d / TENSORS_FILE)
-        tmp_key = d / f"{KEY_FILE}.tmp"
-        record = {"key": key, "meta": meta}
-        tmp_key.write_text(
-            json.dumps(record, indent=1, ensure_ascii=False, default=str), encoding="utf-8"
-        )
-        os.replace(tmp_key, d / KEY_FILE)
+        with atomic.atomic_path(d / TENSORS_FILE) as tmp:
+            save_file({k: v.float().contiguous() for k, v in tensors.items()}, str(tmp))
+            digest = _file_sha256(tmp)
+        record = {"key": key, "meta": meta, "tensors_sha256": digest}
+        text = json.dumps(record, indent=1, ensure_ascii=False, default=str)
+        atomic.write_text(d / KEY_FILE, text)
         return d
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

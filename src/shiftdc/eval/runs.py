@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
+from shiftdc import distributed
 from shiftdc.errors import InputError
 from shiftdc.eval.defenses import Defense, get_defense
 from shiftdc.eval.judges import Judge, get_judge, judge_records
 from shiftdc.eval.metrics import summarize
+from shiftdc.eval.parallel import evaluate_parallel, has_rank_files
 from shiftdc.eval.report import write_report
 from shiftdc.generation import batches
 from shiftdc.records import (
@@ -176,6 +178,8 @@ def evaluate(
     settings = config.to_dict()
     rf.check_settings(settings, free=SUMMARY_ONLY)
     todo = rf.pending(items, item_key)
+    if distributed.active() or has_rank_files(out):  # data-parallel, or resuming such a run
+        return _evaluate_parallel(rf, settings, items, defense, judge, config, batch_size, progress)
     rf.start(settings, free=SUMMARY_ONLY)
     bar = tqdm(
         total=len(items),
@@ -194,6 +198,45 @@ def evaluate(
         bar.close()
         rf.close()
     return finish(out, config.judge, config.defense, notes, judge_name=judge.name)
+
+
+def _evaluate_parallel(
+    rf: RecordFile,
+    settings: dict[str, Any],
+    items: list[EvalItem],
+    defense: Defense,
+    judge: Judge,
+    config: RunConfig,
+    batch_size: int,
+    progress: bool,
+) -> dict[str, Any]:
+    """`evaluate` under torchrun (see eval/parallel.py): rank 0 writes the run's config, then
+    every rank generates its share, stamped with the content key and run id as `rf` would."""
+    out = rf.path.parent
+    distributed.barrier()  # every rank has read the run before rank 0 rewrites it
+    if distributed.is_main():
+        rf.start(settings, free=SUMMARY_ONLY)
+        rf.close()
+    distributed.barrier()
+    run_id = str((open_run(out).saved or {})["run_id"])
+    notes = defense.setup(out, items, seed=config.seed)
+
+    def run_batch(chunk: list[EvalItem]) -> list[dict[str, Any]]:
+        recs = _run_batch(chunk, defense, judge, config)
+        return [
+            {**r, "key": item_key(it), "run": run_id} for it, r in zip(chunk, recs, strict=True)
+        ]
+
+    return evaluate_parallel(
+        items,
+        out,
+        run_batch,
+        judge,
+        batch_size,
+        f"evaluate {config.defense}",
+        progress,
+        lambda recs: finish(out, config.judge, config.defense, notes, judge.name, recs),
+    )
 
 
 def _run_batch(

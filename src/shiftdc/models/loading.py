@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from shiftdc.models.base import Adapter
+from shiftdc.models.dispatch import dispatch_kwargs, input_device, sampled_parameters
 from shiftdc.models.registry import adapter_for_model_type
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -48,7 +49,7 @@ class VLM:
 
     @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        return input_device(self.model)  # never a parameter's: offloaded ones are meta
 
     @property
     def dtype(self) -> torch.dtype:
@@ -68,11 +69,8 @@ class VLM:
                 f"{self.model.config.model_type}|{self.num_layers}|{self.hidden_size}".encode()
             )
             with torch.no_grad():
-                for name, param in self.model.named_parameters():
-                    flat = param.detach().reshape(-1)
-                    step = max(1, flat.numel() // FINGERPRINT_SAMPLES)
-                    sample = flat[::step][:FINGERPRINT_SAMPLES].to(torch.bfloat16).float()
-                    h.update(f"|{name}|{tuple(param.shape)}|".encode())
+                for name, shape, sample in sampled_parameters(self.model, _fingerprint_sample):
+                    h.update(f"|{name}|{shape}|".encode())
                     h.update(sample.cpu().numpy().tobytes())
             self._fingerprint = h.hexdigest()[:16]
         return self._fingerprint
@@ -111,6 +109,12 @@ def check_device(device: str) -> str:
     return device
 
 
+def _fingerprint_sample(param: torch.Tensor) -> torch.Tensor:
+    flat = param.reshape(-1)
+    step = max(1, flat.numel() // FINGERPRINT_SAMPLES)
+    return flat[::step][:FINGERPRINT_SAMPLES].to(torch.bfloat16).float().cpu()
+
+
 def _resolve_dtype(dtype: str | torch.dtype | None, device: str) -> torch.dtype:
     if isinstance(dtype, torch.dtype):
         return dtype
@@ -125,9 +129,16 @@ def load_vlm(
     name_or_path: str | Path,
     dtype: str | torch.dtype | None = "auto",
     device: str | None = None,
+    device_map: str | dict | None = None,
+    max_memory: str | dict | None = None,
+    offload_folder: str | None = None,
     **from_pretrained_kwargs: Any,
 ) -> VLM:
-    """Load a Hugging Face VLM (hub id or local directory) with its processor and adapter."""
+    """Load a Hugging Face VLM (hub id or local directory) with its processor and adapter.
+
+    `device_map` ("auto", or an accelerate map) splits the model over GPUs/CPU/disk
+    (`shiftdc.models.dispatch`); `device` is then ignored.
+    """
     from transformers import AutoConfig, AutoModelForImageTextToText
 
     name = str(name_or_path)
@@ -142,9 +153,12 @@ def load_vlm(
         ) from exc
     adapter_cls = adapter_for_model_type(config.model_type)
     torch_dtype = _resolve_dtype(dtype, device)
+    dispatch = dispatch_kwargs(device_map, max_memory, offload_folder)
     model = AutoModelForImageTextToText.from_pretrained(
-        name, dtype=torch_dtype, **from_pretrained_kwargs
-    ).to(device)
+        name, dtype=torch_dtype, **dispatch, **from_pretrained_kwargs
+    )
+    if not dispatch:
+        model = model.to(device)
     model.eval()
     processor = adapter_cls.load_processor(name, config, **from_pretrained_kwargs)
     tok = getattr(processor, "tokenizer", None)
