@@ -33,6 +33,9 @@ GOLDEN = Path(__file__).parent / "golden"
 MAX_NEW = "5"
 #: keys whose values legitimately vary between runs: wall-clock timings
 TIMING_KEYS = frozenset({"seconds"})
+#: keys whose recorded values a later, intended change replaced: issue 15 shows an MME score
+#: only for MME runs, so the builtin runs' summaries no longer carry one
+CHANGED_ON_PURPOSE = {"summary.json": frozenset({"mme"})}
 #: analysis.json holds floats from reductions whose order may change: compare within this
 REL_TOL = 1e-9
 TOLERANT_FILES = frozenset({"analysis.json"})
@@ -232,6 +235,8 @@ def test_outputs_match_the_recorded_ones(case, golden_outputs):
     assert sorted(f"{n}.golden.json" for n in golden_outputs[case]) == expected_files
     for name, actual in golden_outputs[case].items():
         expected = _json(GOLDEN / case / f"{name}.golden.json")
+        for key in CHANGED_ON_PURPOSE.get(name, ()):
+            expected.pop(key, None)
         # a JSON round trip, so tuples and lists compare as they are stored
         actual = json.loads(json.dumps(actual))
         diff = _diff(actual, expected, f"{case}/{name}", name in TOLERANT_FILES)
