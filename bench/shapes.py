@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from shiftdc.models.families import adapter_for_model_type
 from shiftdc.models.loading import VLM
-from shiftdc.models.registry import adapter_for_model_type
 from shiftdc.models.tiny_common import chat_template, word_tokenizer
 
 SHAPES = {

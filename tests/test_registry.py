@@ -9,7 +9,7 @@ from shiftdc.data import BENCHMARKS, UnknownBenchmarkError, get_loader
 from shiftdc.errors import InputError
 from shiftdc.eval.defenses import DEFENSES, Defense, defense_options, get_defense
 from shiftdc.eval.judges import JUDGES, get_judge
-from shiftdc.models.registry import FAMILIES, adapter_for_family, families
+from shiftdc.models.families import FAMILIES, adapter_for_family, families
 from shiftdc.models.tiny import BUILDERS, make_tiny_model
 from shiftdc.modes import MODES
 from shiftdc.registry import UnknownNameError, canonical, lookup

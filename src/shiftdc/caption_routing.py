@@ -21,7 +21,7 @@ from shiftdc.sample import captions_per_sample
 
 if TYPE_CHECKING:
     from shiftdc.captions import Captioner
-    from shiftdc.models.base import Inputs
+    from shiftdc.models.adapter import Inputs
     from shiftdc.models.loading import VLM
     from shiftdc.sample import Sample
 

@@ -233,7 +233,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
         run_default_demo(args.out, model_dir=args.model, n=args.n, progress=not args.quiet)
         return
-    from shiftdc.demo import run_demo
+    from shiftdc.mechanics_demo import run_demo
 
     run_demo(args.out, family=args.family, progress=not args.quiet)
 
@@ -355,7 +355,7 @@ def cmd_rescore(args: argparse.Namespace) -> None:
 
 
 def cmd_analyze(args: argparse.Namespace) -> None:
-    from shiftdc.analysis.run import AnalyzeConfig, analyze_model
+    from shiftdc.analysis.model_run import AnalyzeConfig, analyze_model
 
     config = AnalyzeConfig(
         **_flags(
@@ -439,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     from shiftdc.data import BENCHMARKS
     from shiftdc.eval.defenses import DEFENSES
     from shiftdc.eval.judges import JUDGES
-    from shiftdc.models.registry import FAMILIES
+    from shiftdc.models.families import FAMILIES
     from shiftdc.modes import MODES
     from shiftdc.registry import cli_name
 

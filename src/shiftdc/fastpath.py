@@ -27,7 +27,7 @@ from shiftdc.generation import decode_new, generation_kwargs, no_logits_kwargs
 if TYPE_CHECKING:
     from transformers import Cache
 
-    from shiftdc.models.base import Adapter, Inputs
+    from shiftdc.models.adapter import Adapter, Inputs
     from shiftdc.models.loading import VLM
 
 

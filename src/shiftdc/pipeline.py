@@ -40,7 +40,7 @@ from shiftdc.results import Calibration, ShiftResult, Trace, calibrated_results
 
 if TYPE_CHECKING:
     from shiftdc.fastpath import Prefilled
-    from shiftdc.models.base import Inputs
+    from shiftdc.models.adapter import Inputs
     from shiftdc.models.loading import VLM
     from shiftdc.sample import Sample
 

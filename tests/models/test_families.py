@@ -11,9 +11,9 @@ from PIL import Image
 
 from shiftdc.fastpath import image_token_id
 from shiftdc.models import UnsupportedModelError, families, load_vlm
-from shiftdc.models.base import Adapter
+from shiftdc.models.adapter import Adapter
+from shiftdc.models.families import adapter_for_family, adapter_for_model_type
 from shiftdc.models.hooks import read_last, subtract_last
-from shiftdc.models.registry import adapter_for_family, adapter_for_model_type
 from shiftdc.models.tiny import BUILDERS
 
 CHECKPOINTS = sorted(BUILDERS)

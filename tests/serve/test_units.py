@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from shiftdc.serve.conversation import to_prompt
-from shiftdc.serve.errors import APIError
-from shiftdc.serve.images import decode_image
+from shiftdc.serve.data_urls import decode_image
+from shiftdc.serve.openai_errors import APIError
 from shiftdc.serve.rows import Row
 from shiftdc.serve.schema import Message, parse_request
 from tests.serve.server_proc import data_url

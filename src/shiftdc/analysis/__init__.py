@@ -1,5 +1,6 @@
 """Diagnosis of safety perception distortion on activation arrays (no models needed)."""
 
+from .array_report import analyze_arrays, shift_groups
 from .maps import Map2D, PcaBasis, fit_pca_basis, pca_map, text_boundary, tsne_map
 from .plots import plot_confusion, plot_map, plot_probe_accuracy, plot_shift, save_figure
 from .probes import (
@@ -12,7 +13,6 @@ from .probes import (
     fit_probe,
     probe_layers,
 )
-from .report import analyze_arrays, shift_groups
 from .sets import SET_NAMES, ActivationSets, as_sets, check_layer
 from .shift import (
     ShiftStats,

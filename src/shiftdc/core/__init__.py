@@ -1,7 +1,7 @@
 """Pure tensor math of ShiftDC: directions, projections, corrections. Imports only torch."""
 
 from shiftdc.core.calibration import correction, paper_corrections
-from shiftdc.core.direction import diff_of_means
+from shiftdc.core.mean_difference import diff_of_means
 from shiftdc.core.projection import project, scalar_projection
 
 __all__ = [

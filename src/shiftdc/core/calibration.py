@@ -11,7 +11,7 @@ The modes themselves (which pass feeds this math) are registered in `shiftdc.mod
 
 import torch
 
-from shiftdc.core.direction import at_least_float32
+from shiftdc.core.mean_difference import at_least_float32
 from shiftdc.core.projection import project
 
 

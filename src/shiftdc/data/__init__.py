@@ -4,6 +4,7 @@ Every loader returns `EvalItem`s whose images load lazily (`item.load_image()`),
 bad file fails one item with `ImageLoadError`, not the whole run.
 """
 
+from shiftdc.data.benchmarks import BENCHMARKS, get_loader, load_benchmark, subsample
 from shiftdc.data.builtin import (
     BUILTIN_ATTACKS,
     DIRECTION_ATTACKS,
@@ -13,16 +14,15 @@ from shiftdc.data.builtin import (
 )
 from shiftdc.data.builtin_requests import SPLITS, BuiltinRequest, builtin_requests
 from shiftdc.data.disjoint import assert_disjoint, shared_requests
-from shiftdc.data.errors import (
+from shiftdc.data.item import KINDS, EvalItem, open_image
+from shiftdc.data.load_errors import (
     DataError,
     DatasetFormatError,
     DatasetLayoutError,
     ImageLoadError,
     UnknownBenchmarkError,
 )
-from shiftdc.data.item import KINDS, EvalItem, open_image
 from shiftdc.data.mme import SUBTASK_GROUPS as MME_SUBTASK_GROUPS
-from shiftdc.data.registry import BENCHMARKS, get_loader, load_benchmark, subsample
 from shiftdc.data.scenarios import (
     ATTACK_PROMPTS,
     FIGSTEP,

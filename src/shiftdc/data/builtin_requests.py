@@ -8,7 +8,7 @@ from functools import cache
 from importlib import resources
 from typing import Final, Literal
 
-from shiftdc.data.errors import DatasetFormatError
+from shiftdc.data.load_errors import DatasetFormatError
 
 Split = Literal["eval", "direction", "train", "tune"]
 SPLITS: Final[tuple[str, ...]] = ("eval", "direction", "train", "tune")

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from shiftdc.data.errors import DatasetFormatError, DatasetLayoutError
 from shiftdc.data.item import EvalItem
 from shiftdc.data.layout import find_file, read_csv, require_data_dir
+from shiftdc.data.load_errors import DatasetFormatError, DatasetLayoutError
 from shiftdc.data.scenarios import FIGSTEP, PROMPT_FIGSTEP, TEXT, figstep_caption
 from shiftdc.errors import InputError
 

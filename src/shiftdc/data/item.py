@@ -9,7 +9,7 @@ from typing import Any, Final, Literal
 
 from PIL import Image
 
-from shiftdc.data.errors import ImageLoadError
+from shiftdc.data.load_errors import ImageLoadError
 from shiftdc.images import ImageProblem, open_rgb, to_rgb
 from shiftdc.sample import Sample
 

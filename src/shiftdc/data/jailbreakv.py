@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from shiftdc.data.errors import DatasetFormatError
 from shiftdc.data.item import EvalItem
 from shiftdc.data.layout import find_file, read_csv, require_data_dir, require_dir
+from shiftdc.data.load_errors import DatasetFormatError
 from shiftdc.errors import InputError
 
 BENCHMARK: Final = "jailbreakv"

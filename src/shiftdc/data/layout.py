@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from shiftdc.data.errors import DatasetFormatError, DatasetLayoutError
+from shiftdc.data.load_errors import DatasetFormatError, DatasetLayoutError
 
 
 def require_data_dir(data_dir: Path | str | None, benchmark: str, expected: str) -> Path:

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from shiftdc.data.errors import DatasetFormatError, DatasetLayoutError
 from shiftdc.data.item import EvalItem
 from shiftdc.data.layout import (
     first_existing,
@@ -28,6 +27,7 @@ from shiftdc.data.layout import (
     require_dir,
     require_file,
 )
+from shiftdc.data.load_errors import DatasetFormatError, DatasetLayoutError
 from shiftdc.data.scenarios import MM_SAFETYBENCH_SCENARIOS, SD, SD_TYPO, TEXT, TYPO, typo_caption
 from shiftdc.errors import InputError
 

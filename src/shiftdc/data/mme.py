@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from shiftdc.data.errors import DatasetFormatError, DatasetLayoutError
 from shiftdc.data.item import EvalItem
 from shiftdc.data.layout import read_text, require_data_dir, require_dir
+from shiftdc.data.load_errors import DatasetFormatError, DatasetLayoutError
 from shiftdc.data.scenarios import NO_ATTACK
 
 BENCHMARK: Final = "mme"

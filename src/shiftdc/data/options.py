@@ -18,7 +18,7 @@ OPTION_FLAGS: dict[str, str] = {
 
 def check_options(benchmark: str, options: dict[str, Any]) -> None:
     """Raise InputError naming the flag when `benchmark`'s loader does not take an option."""
-    from shiftdc.data.registry import get_loader
+    from shiftdc.data.benchmarks import get_loader
 
     params = inspect.signature(get_loader(benchmark)).parameters
     accepted = [k for k, p in params.items() if p.kind is not inspect.Parameter.VAR_KEYWORD]

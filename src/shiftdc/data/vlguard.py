@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from shiftdc.data.errors import DatasetFormatError, DatasetLayoutError
 from shiftdc.data.item import EvalItem
 from shiftdc.data.layout import find_file, json_kind, read_json, require_data_dir
+from shiftdc.data.load_errors import DatasetFormatError, DatasetLayoutError
 from shiftdc.errors import InputError
 
 BENCHMARK: Final = "vlguard"

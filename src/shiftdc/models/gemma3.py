@@ -2,7 +2,7 @@
 
 from PIL import Image
 
-from shiftdc.models.base import Adapter
+from shiftdc.models.adapter import Adapter
 
 
 class Gemma3Adapter(Adapter):

@@ -1,6 +1,6 @@
 """Idefics3 and SmolVLM (Idefics3ForConditionalGeneration; the decoder is model.text_model)."""
 
-from shiftdc.models.base import Adapter
+from shiftdc.models.adapter import Adapter
 
 
 class Idefics3Adapter(Adapter):

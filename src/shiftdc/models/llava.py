@@ -1,6 +1,6 @@
 """LLaVA-1.5 family (LlavaForConditionalGeneration)."""
 
-from shiftdc.models.base import Adapter
+from shiftdc.models.adapter import Adapter
 
 
 class LlavaAdapter(Adapter):

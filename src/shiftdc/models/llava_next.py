@@ -1,6 +1,6 @@
 """LLaVA-NeXT / LLaVA-1.6 family (LlavaNextForConditionalGeneration)."""
 
-from shiftdc.models.base import Adapter
+from shiftdc.models.adapter import Adapter
 
 
 class LlavaNextAdapter(Adapter):

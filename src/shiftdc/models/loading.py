@@ -10,9 +10,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from shiftdc.models.base import Adapter
+from shiftdc.models.adapter import Adapter
 from shiftdc.models.dispatch import dispatch_kwargs, input_device, sampled_parameters
-from shiftdc.models.registry import adapter_for_model_type
+from shiftdc.models.families import adapter_for_model_type
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from PIL import Image
 
-from shiftdc.models.base import Adapter, Inputs
+from shiftdc.models.adapter import Adapter, Inputs
 
 
 class PaliGemmaAdapter(Adapter):

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from shiftdc.models.base import Adapter, Inputs
+from shiftdc.models.adapter import Adapter, Inputs
 from shiftdc.models.processing import load_processor
 
 if TYPE_CHECKING:

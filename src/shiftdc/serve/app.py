@@ -24,8 +24,8 @@ from shiftdc.serve.components import Components, load_components
 from shiftdc.serve.config import ServeConfig
 from shiftdc.serve.conversation import to_prompt
 from shiftdc.serve.engine import Engine, Guard, Job
-from shiftdc.serve.errors import APIError, bad, too_large
-from shiftdc.serve.metrics import Metrics
+from shiftdc.serve.openai_errors import APIError, bad, too_large
+from shiftdc.serve.prometheus import Metrics
 from shiftdc.serve.schema import ChatRequest, chunk_body, completion_body, parse_request, usage
 
 log = logging.getLogger("shiftdc.serve")

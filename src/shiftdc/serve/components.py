@@ -10,7 +10,7 @@ from pathlib import Path
 from shiftdc.captions import Captioner, default_cache_dir
 from shiftdc.direction import SafetyDirection
 from shiftdc.models import load_vlm
-from shiftdc.models.base import Adapter
+from shiftdc.models.adapter import Adapter
 from shiftdc.models.loading import VLM
 from shiftdc.serve.config import ServeConfig
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PIL import Image
 
-from shiftdc.serve.errors import bad
-from shiftdc.serve.images import decode_image
+from shiftdc.serve.data_urls import decode_image
+from shiftdc.serve.openai_errors import bad
 from shiftdc.serve.schema import Message
 
 ROLE_NAMES = {"system": "System", "developer": "System", "user": "User", "assistant": "Assistant"}

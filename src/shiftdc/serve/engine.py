@@ -29,8 +29,8 @@ from shiftdc.direction import SafetyDirection
 from shiftdc.models.loading import VLM
 from shiftdc.pipeline import Calibration, ShiftDC
 from shiftdc.sample import Sample
-from shiftdc.serve.errors import APIError
-from shiftdc.serve.metrics import Metrics
+from shiftdc.serve.openai_errors import APIError
+from shiftdc.serve.prometheus import Metrics
 from shiftdc.serve.rows import Row, RowRouter, RowStops
 
 log = logging.getLogger("shiftdc.serve")

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shiftdc.serve.errors import APIError, bad
+from shiftdc.serve.openai_errors import APIError, bad
 
 UNSUPPORTED = ("tools", "functions", "tool_choice", "response_format", "logit_bias")
 

@@ -61,7 +61,7 @@ def run_default_demo(
     if model_dir is not None or backbone_available():
         run_testbed_demo(out, model_dir=model_dir, n=n, progress=progress)
         return
-    from shiftdc.demo import run_demo
+    from shiftdc.mechanics_demo import run_demo
 
     print(f"(testbed unavailable: {INSTALL_HINT}; running the tiny random-model demo)\n")
     run_demo(out, family="llava", progress=progress)

@@ -17,7 +17,7 @@ from typing import Any
 from shiftdc.data import builtin_items
 from shiftdc.eval.defenses import get_defense, options_for
 from shiftdc.eval.judges import get_judge
-from shiftdc.eval.judges.base import judge_records
+from shiftdc.eval.judges.judge import judge_records
 from shiftdc.eval.metrics import bootstrap_ci, rate
 from shiftdc.testbed.vocab import trained_phrases, words_of
 

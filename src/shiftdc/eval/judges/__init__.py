@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from shiftdc.eval.judges.base import Judge, Verdict, judge_records
+from shiftdc.eval.judges.judge import Judge, Verdict, judge_records
 from shiftdc.eval.judges.keyword import REFUSAL_PHRASES, KeywordJudge, find_refusal_phrases
 from shiftdc.eval.judges.llm import LLMJudge
 from shiftdc.eval.judges.templates import TEMPLATES

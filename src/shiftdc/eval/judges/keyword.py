@@ -35,7 +35,7 @@ Judgement words and warnings: illegal; not legal; unlawful; against the law; une
 
 from __future__ import annotations
 
-from shiftdc.eval.judges.base import Judge, Verdict
+from shiftdc.eval.judges.judge import Judge, Verdict
 from shiftdc.eval.parsing import normalize_text
 
 REFUSAL_PHRASES: tuple[str, ...] = (

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from shiftdc.errors import InputError
-from shiftdc.eval.judges.base import Judge, Verdict
+from shiftdc.eval.judges.judge import Judge, Verdict
 from shiftdc.eval.judges.keyword import is_refusal
 from shiftdc.eval.judges.templates import TEMPLATES, UNSAFE_CATEGORIES
 

@@ -10,7 +10,7 @@ import warnings
 
 from PIL import Image
 
-from shiftdc.serve.errors import bad, too_large
+from shiftdc.serve.openai_errors import bad, too_large
 
 FORMATS = {"PNG", "JPEG", "WEBP"}
 _DATA_URL = re.compile(r"^data:image/(png|jpeg|jpg|webp);base64,(.*)$", re.DOTALL | re.IGNORECASE)

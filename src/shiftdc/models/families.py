@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from shiftdc.errors import ShiftDCError
-from shiftdc.models.base import Adapter
+from shiftdc.models.adapter import Adapter
 from shiftdc.models.gemma3 import Gemma3Adapter
 from shiftdc.models.idefics3 import Idefics3Adapter
 from shiftdc.models.llava import LlavaAdapter
@@ -51,7 +51,7 @@ def adapter_for_model_type(model_type: str) -> type[Adapter]:
     raise UnsupportedModelError(
         f"model_type {model_type!r} is not supported. Supported families: {supported}. "
         "To add one, write a small Adapter subclass in shiftdc/models/<family>.py and "
-        "register it in FAMILIES in shiftdc/models/registry.py (see CONTRIBUTING.md)."
+        "register it in FAMILIES in shiftdc/models/families.py (see CONTRIBUTING.md)."
     )
 
 

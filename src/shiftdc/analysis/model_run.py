@@ -26,10 +26,10 @@ from shiftdc.modes import MODES
 from shiftdc.pipeline import ShiftDC
 from shiftdc.registry import canonical
 
+from .array_report import analyze_arrays
 from .collect import CAPTION_MODES, Collected, check_caption_mode, collect_sets
 from .plots import write_json
 from .probes import check_probe_counts
-from .report import analyze_arrays
 
 if TYPE_CHECKING:
     from shiftdc.data.item import EvalItem
