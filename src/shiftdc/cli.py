@@ -78,7 +78,9 @@ def cmd_generate(args: argparse.Namespace) -> None:
     from shiftdc.jobs import check_shiftdc_options, generate_job
 
     samples = read_samples(args.input)
-    check_shiftdc_options(args.direction, args.layers, args.mode, args.alpha, args.captioner)
+    check_shiftdc_options(
+        args.direction, args.layers, args.mode, args.alpha, args.captioner, args.positions
+    )
     vlm = _load(args)
     layers = _layers(args.layers, vlm)
     captioner = None
@@ -94,6 +96,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
         mode=args.mode,
         alpha=args.alpha,
         layers=layers,
+        positions=args.positions,
         max_new_tokens=args.max_new_tokens,
         caption_tokens=args.caption_tokens,
         captioner=captioner,
@@ -101,7 +104,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
         overwrite=args.overwrite,
         progress=not args.quiet,
     )
-    what = f"ShiftDC ({args.mode})" if args.direction else "plain"
+    what = "ShiftDC" if args.direction else "plain"
     print(f"wrote {n} {what} responses -> {args.out}")
 
 
@@ -197,22 +200,51 @@ def cmd_rescore(args: argparse.Namespace) -> None:
 def cmd_analyze(args: argparse.Namespace) -> None:
     from shiftdc.analysis.run import AnalyzeConfig, analyze_model
 
+    vlm = _load(args)
     config = AnalyzeConfig(
         **_flags(
             AnalyzeConfig,
             args,
+            layers=_layers(args.calibrate_layers, vlm),
             n_folds=args.folds,
             tsne=not args.no_tsne,
             use_cache=not args.no_cache,
             progress=not args.quiet,
         )
     )
-    res = analyze_model(_load(args), args.out, config)
+    res = analyze_model(vlm, args.out, config)
     b, a = res["findings"]["before"], res["findings"]["after"]
     print(
         f"layer {b['layer']}: text->vision probe accuracy {b['text_vision_accuracy']:.2f} before, "
         f"{a['text_vision_accuracy']:.2f} after ShiftDC -> {args.out}/analysis.md"
     )
+
+
+def cmd_tune(args: argparse.Namespace) -> None:
+    from shiftdc.tuning import TuneConfig, tune
+    from shiftdc.tuning.grid import split_layer_specs
+
+    config = TuneConfig(
+        **_flags(
+            TuneConfig,
+            args,
+            layer_specs=split_layer_specs(args.layers) if args.layers else None,
+            alphas=[float(a) for a in args.alpha.split(",")] if args.alpha else None,
+            modes=args.modes.split(","),
+            positions=args.positions.split(","),
+            attacks=args.attacks.split(","),
+            input=str(args.input) if args.input else None,
+            progress=not args.quiet,
+            store=not args.no_store,
+        )
+    )
+    table = tune(_load(args), args.out, config, direction=args.direction)
+    rec = table["recommendation"]
+    where = "" if args.no_store or rec is None else " (stored with the direction)"
+    print(f"recommended: {table['recommended']}{where}; {table['reason']} -> {args.out}/table.md")
+
+
+RECOMMENDED = "the direction's recommendation (shiftdc tune)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -228,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     from shiftdc.eval.judges import JUDGES
     from shiftdc.models.registry import FAMILIES
     from shiftdc.modes import MODES
+    from shiftdc.positions import POSITIONS
     from shiftdc.registry import cli_name
 
     def names(table, what: str) -> dict:
@@ -264,11 +297,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--direction", type=Path, help="saved direction; omit for plain generation")
-    p.add_argument("--mode", default="paper", **names(MODES, "mode"))
-    p.add_argument("--alpha", type=float, default=1.0)
+    p.add_argument("--mode", help=f"default: {RECOMMENDED}, else paper", **names(MODES, "mode"))
+    p.add_argument("--alpha", type=float, help=f"default: {RECOMMENDED}, else 1")
     p.add_argument(
         "--layers",
-        help="calibration layers A:B (-1: last layer; default: the direction's or L//2..L-1)",
+        help=f"calibration layers A:B (-1: last layer; default: {RECOMMENDED}, else the "
+        "direction's fit-time layers or L//2..L-1)",
+    )
+    p.add_argument(
+        "--positions",
+        help=f"where corrections apply (default: {RECOMMENDED}, else last)",
+        **names(POSITIONS, "positions"),
     )
     p.add_argument("--max-new-tokens", type=int, default=128)
     p.add_argument("--caption-tokens", type=int, default=128)
@@ -316,8 +355,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="at most N safe and N unsafe image requests")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
-        "--mode", default="paper", help="ShiftDC mode for 'after'", **names(MODES, "mode")
+        "--mode",
+        help=f"ShiftDC mode for 'after' (default: {RECOMMENDED}, else paper)",
+        **names(MODES, "mode"),
     )
+    p.add_argument("--alpha", type=float, help=f"default: {RECOMMENDED}, else 1")
+    p.add_argument("--calibrate-layers", dest="calibrate_layers", help="ShiftDC layers A:B")
     p.add_argument(
         "--captions",
         choices=["auto", "self"],
@@ -330,6 +373,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", type=Path, help="activation cache (default: $SHIFTDC_CACHE)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("tune", help="choose ShiftDC's layers/alpha/mode on a tuning set")
+    _model_args(p)
+    p.add_argument("--direction", type=Path, help="saved direction (default: fit the built-in)")
+    p.add_argument("--out", type=Path, required=True, help="folder for tables, plot, records")
+    p.add_argument("--layers", help="layer ranges to try, e.g. 8:29,15:29 (default: 3 ranges)")
+    p.add_argument("--alpha", help="strengths to try, e.g. 0.25,0.5,1,2 (default: 0.5,1,2)")
+    p.add_argument("--modes", default="paper", help=f"comma list of {', '.join(MODES)}")
+    p.add_argument("--positions", default="last", help=f"comma list of {', '.join(POSITIONS)}")
+    p.add_argument("--input", type=Path, help="your tuning JSONL: id, image, prompt, kind")
+    p.add_argument("--split", default="tune", help="built-in split to tune on (default: tune)")
+    p.add_argument("--attacks", default="TYPO", help="built-in image attacks, comma list")
+    p.add_argument("--limit", type=int, help="at most N harmful and N benign requests")
+    p.add_argument("--utility", type=int, default=16, help="yes/no questions (0: skip)")
+    p.add_argument("--captions", choices=["self", "given"], default="self")
+    p.add_argument("--max-new-tokens", type=int, default=32)
+    p.add_argument("--caption-tokens", type=int, default=48)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-store", action="store_true", help="do not write into the direction")
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("compare", help="side-by-side table of evaluation runs")
     p.add_argument("runs", type=Path, nargs="+")

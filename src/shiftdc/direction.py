@@ -69,6 +69,27 @@ class SafetyDirection:
         """Calibration layers chosen at fit time (None: use the default)."""
         return self.meta.get("layers")
 
+    @property
+    def recommended(self) -> dict[str, Any] | None:
+        """The configuration `shiftdc tune` recommended for this direction, if any:
+        {mode, layers, alpha, positions, rule, source}; the default wherever ShiftDC runs."""
+        return self.meta.get("recommended")
+
+    def recommend(self, settings: dict[str, Any], directory: str | Path | None = None) -> None:
+        """Store a recommended configuration (needs mode, layers, alpha, positions); with
+        `directory`, rewrite that saved direction's direction.json (the tensors are kept)."""
+        missing = [k for k in ("mode", "layers", "alpha", "positions") if k not in settings]
+        if missing:
+            raise InputError(f"a recommendation needs {', '.join(missing)}")
+        self.meta["recommended"] = dict(settings)
+        if directory is not None:
+            path = Path(directory) / META_FILE
+            if not path.is_file():
+                raise InputError(f"{directory} is not a saved direction: {META_FILE} is missing")
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.meta, indent=2), encoding="utf-8")
+            tmp.replace(path)
+
     @classmethod
     def fit(
         cls,

@@ -140,14 +140,17 @@ def caption_job(
 def check_shiftdc_options(
     direction: object | None,
     layers: list[int] | None = None,
-    mode: str = "paper",
-    alpha: float = 1.0,
+    mode: str | None = None,
+    alpha: float | None = None,
     captioner: object | None = None,
+    positions: str | None = None,
 ) -> None:
     """InputError when ShiftDC options are set without a direction (ShiftDC is off then)."""
-    if direction is None and (layers or mode != "paper" or alpha != 1.0 or captioner is not None):
+    given = (layers, mode, alpha, captioner, positions)
+    if direction is None and any(v is not None for v in given):
         raise InputError(
-            "--mode/--alpha/--layers/--captioner need --direction (ShiftDC is off without one)"
+            "--mode/--alpha/--layers/--positions/--captioner need --direction "
+            "(ShiftDC is off without one)"
         )
 
 
@@ -156,8 +159,8 @@ def generate_job(
     samples: list[Sample],
     out: Path,
     direction: Path | None = None,
-    mode: str = "paper",
-    alpha: float = 1.0,
+    mode: str | None = None,
+    alpha: float | None = None,
     layers: list[int] | None = None,
     max_new_tokens: int = 128,
     caption_tokens: int = 128,
@@ -165,25 +168,16 @@ def generate_job(
     overwrite: bool = False,
     progress: bool = True,
     captioner: VLM | None = None,
+    positions: str | None = None,
 ) -> int:
     """Generate responses (plain, or ShiftDC with a direction) into a JSONL (resumable).
 
-    `captioner`, if given, is a separate VLM that makes the self-captions (default: `vlm`).
+    Unset ShiftDC options come from the direction's recommendation, else the defaults
+    (`shiftdc.settings`); the configuration used is printed. `captioner`, if given, is a
+    separate VLM that makes the self-captions (default: `vlm`).
     """
-    check_shiftdc_options(direction, layers, mode, alpha, captioner)
+    check_shiftdc_options(direction, layers, mode, alpha, captioner, positions)
     d = SafetyDirection.load(direction, vlm) if direction is not None else None
-    settings = {
-        "model": vlm.fingerprint,
-        "direction": d.meta.get("data_fingerprint") if d else None,
-        "mode": mode if d else None,
-        "alpha": alpha if d else None,
-        "layers": layers,
-        "max_new_tokens": max_new_tokens,
-        "caption_tokens": caption_tokens if d else None,
-        "captioner": captioner.fingerprint if captioner is not None else None,
-    }
-    check_settings(out, settings, overwrite)
-    todo = pending(samples, out, overwrite)
     sdc = None
     if d is not None:
         sdc = ShiftDC(
@@ -192,6 +186,7 @@ def generate_job(
             layers=layers,
             mode=mode,
             alpha=alpha,
+            positions=positions,
             batch_size=batch_size,
             progress=False,
             captioner=Captioner(
@@ -201,6 +196,21 @@ def generate_job(
                 progress=False,
             ),
         )
+        print(f"ShiftDC: {sdc.settings.describe()}")
+    settings = {
+        "model": vlm.fingerprint,
+        "direction": d.meta.get("data_fingerprint") if d else None,
+        "mode": sdc.mode if sdc else None,
+        "alpha": sdc.alpha if sdc else None,
+        "layers": layers,
+        "max_new_tokens": max_new_tokens,
+        "caption_tokens": caption_tokens if d else None,
+        "captioner": captioner.fingerprint if captioner is not None else None,
+    }
+    if sdc is not None and (sdc.positions != "last" or d.recommended):
+        settings.update(positions=sdc.positions, resolved_layers=sdc.layers)
+    check_settings(out, settings, overwrite)
+    todo = pending(samples, out, overwrite)
     writer = RecordWriter(out, overwrite)
     try:
         for chunk in tqdm(list(batches(todo, batch_size)), desc="generate", disable=not progress):
