@@ -10,8 +10,15 @@ from pathlib import Path
 from shiftdc.errors import ShiftDCError
 
 
-def _model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help="Hugging Face hub id or local directory")
+def _model_args(p: argparse.ArgumentParser, required: bool = True) -> None:
+    what = "Hugging Face hub id or local directory"
+    p.add_argument(
+        "--model",
+        required=required,
+        help=what
+        if required
+        else f"{what} (default: the testbed, built on first use, with its shipped direction)",
+    )
     p.add_argument("--dtype", default="auto", help="float32 | bfloat16 | float16 | auto")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if any)")
     p.add_argument("--batch-size", type=int, default=8)
@@ -234,11 +241,19 @@ def cmd_tune(args: argparse.Namespace) -> None:
             positions=args.positions.split(","),
             attacks=args.attacks.split(","),
             input=str(args.input) if args.input else None,
+            limit=args.limit or None,
             progress=not args.quiet,
             store=not args.no_store,
         )
     )
-    table = tune(_load(args), args.out, config, direction=args.direction)
+    direction = args.direction
+    if args.model is None:
+        from shiftdc.testbed.build import ensure_testbed
+        from shiftdc.tuning.run import copy_direction
+
+        args.model = str(ensure_testbed())
+        direction = direction or copy_direction(args.out)  # the shipped one stays as it is
+    table = tune(_load(args), args.out, config, direction=direction)
     rec = table["recommendation"]
     where = "" if args.no_store or rec is None else " (stored with the direction)"
     print(f"recommended: {table['recommended']}{where}; {table['reason']} -> {args.out}/table.md")
@@ -375,21 +390,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("tune", help="choose ShiftDC's layers/alpha/mode on a tuning set")
-    _model_args(p)
+    _model_args(p, required=False)
     p.add_argument("--direction", type=Path, help="saved direction (default: fit the built-in)")
     p.add_argument("--out", type=Path, required=True, help="folder for tables, plot, records")
     p.add_argument("--layers", help="layer ranges to try, e.g. 8:29,15:29 (default: 3 ranges)")
-    p.add_argument("--alpha", help="strengths to try, e.g. 0.25,0.5,1,2 (default: 0.5,1,2)")
+    p.add_argument("--alpha", help="strengths to try, e.g. 0.25,0.5,1,2 (default: 1,2)")
     p.add_argument("--modes", default="paper", help=f"comma list of {', '.join(MODES)}")
     p.add_argument("--positions", default="last", help=f"comma list of {', '.join(POSITIONS)}")
     p.add_argument("--input", type=Path, help="your tuning JSONL: id, image, prompt, kind")
     p.add_argument("--split", default="tune", help="built-in split to tune on (default: tune)")
     p.add_argument("--attacks", default="TYPO", help="built-in image attacks, comma list")
-    p.add_argument("--limit", type=int, help="at most N harmful and N benign requests")
-    p.add_argument("--utility", type=int, default=16, help="yes/no questions (0: skip)")
+    p.add_argument("--limit", type=int, default=12, help="at most N harmful and N benign (0: all)")
+    p.add_argument("--utility", type=int, default=8, help="yes/no questions (0: skip)")
     p.add_argument("--captions", choices=["self", "given"], default="self")
-    p.add_argument("--max-new-tokens", type=int, default=32)
-    p.add_argument("--caption-tokens", type=int, default=48)
+    p.add_argument("--max-new-tokens", type=int, default=24)
+    p.add_argument("--caption-tokens", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-store", action="store_true", help="do not write into the direction")
     p.set_defaults(func=cmd_tune)

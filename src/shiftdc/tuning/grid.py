@@ -55,7 +55,7 @@ def default_layer_specs(num_layers: int) -> list[str]:
     ]
 
 
-DEFAULT_ALPHAS: tuple[float, ...] = (0.5, 1.0, 2.0)
+DEFAULT_ALPHAS: tuple[float, ...] = (1.0, 2.0)
 
 
 def split_layer_specs(text: str) -> list[str]:

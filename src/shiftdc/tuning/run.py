@@ -51,17 +51,17 @@ class TuneConfig:
     """What `tune` measures; every field but batch_size/progress/store decides the records."""
 
     layer_specs: list[str] | None = None  # None: three ranges ending at the last layer
-    alphas: list[float] | None = None  # None: 0.5, 1, 2
+    alphas: list[float] | None = None  # None: 1, 2
     modes: list[str] = field(default_factory=lambda: ["paper"])
     positions: list[str] = field(default_factory=lambda: ["last"])
     split: str = DEFAULT_SPLIT
     attacks: list[str] = field(default_factory=lambda: ["TYPO"])
     input: str | None = None
-    limit: int | None = None  # at most N harmful and N benign requests
-    utility: int = 16  # yes/no questions (0: skip utility)
+    limit: int | None = 12  # at most N harmful and N benign requests (None: all)
+    utility: int = 8  # yes/no questions (0: skip utility)
     captions: str = "self"  # self: the model captions each image (the method); given
-    max_new_tokens: int = 32
-    caption_tokens: int = 48
+    max_new_tokens: int = 24
+    caption_tokens: int = 32
     seed: int = 0
     benign_margin: float = BENIGN_MARGIN
     utility_margin: float = UTILITY_MARGIN
@@ -134,6 +134,21 @@ def tune(
             sd.recommend(rec, direction_dir)
     table = write_outputs(out, rows, grid, choice, rec, note, asdict(config))
     return table
+
+
+def copy_direction(out: str | Path) -> Path | None:
+    """The testbed's shipped direction copied to OUT/direction (where the recommendation is
+    stored); None where none is shipped (`tune` then fits one)."""
+    import shutil
+
+    from shiftdc.testbed.build import shipped_direction
+
+    src, dst = shipped_direction(), Path(out) / "direction"
+    if src is None:
+        return None
+    if not dst.is_dir():
+        shutil.copytree(src, dst)
+    return dst
 
 
 def _direction(
