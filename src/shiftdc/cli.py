@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from shiftdc.errors import InputError, ShiftDCError
 from shiftdc.images import DEFAULT_MAX_PIXELS, max_pixels, set_max_pixels
+
+T = TypeVar("T")
 
 
 def positive_int(text: str) -> int:
@@ -44,6 +46,53 @@ def nonnegative_float(text: str) -> float:
     return value
 
 
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    value = nonnegative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
+
+
+def _comma_list(item: Callable[[str], T]) -> Callable[[str], list[T]]:
+    """An argparse type: a comma-separated list, each entry checked by `item`."""
+
+    def convert(text: str) -> list[T]:
+        values = [item(part.strip()) for part in text.split(",") if part.strip()]
+        if not values:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+        return values
+
+    return convert
+
+
+def _shiftdc_args(p: argparse.ArgumentParser) -> None:
+    """--mode/--alpha/--layers/--positions of a command that applies ShiftDC (unset: the
+    direction's recommendation, else the defaults; `shiftdc.settings`)."""
+    from shiftdc.modes import MODES
+    from shiftdc.positions import POSITIONS
+    from shiftdc.registry import cli_name
+
+    p.add_argument(
+        "--mode",
+        type=cli_name(MODES, "mode"),
+        choices=list(MODES),
+        help=f"default: {RECOMMENDED}, else paper",
+    )
+    p.add_argument("--alpha", type=nonnegative_float, help=ALPHA_HELP)
+    p.add_argument(
+        "--layers",
+        help=f"calibration layers A:B (-1: last layer; default: {RECOMMENDED}, else the "
+        "direction's fit-time layers or L//2..L-1)",
+    )
+    p.add_argument(
+        "--positions",
+        type=cli_name(POSITIONS, "positions"),
+        choices=list(POSITIONS),
+        help=f"where corrections apply (default: {RECOMMENDED}, else last)",
+    )
+
+
 def _long_prompt_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--long-prompt",
@@ -57,7 +106,12 @@ def _long_prompt_arg(p: argparse.ArgumentParser) -> None:
 
 if TYPE_CHECKING:
     from shiftdc.records import Tally
-
+RECOMMENDED = "the direction's recommendation (shiftdc tune)"
+ALPHA_HELP = (
+    "strength of the correction: a finite number >= 0 (1: the paper; 0: measure only; "
+    f"default: {RECOMMENDED}, else 1). Negative values are refused: they would push "
+    "activations further from the text-only ones, away from safety"
+)
 MAX_FAILED_HELP = (
     "exit with status 3 when more than this fraction of the items failed (default 0.1); "
     "failed items are recorded with their error and retried by the next run"
@@ -69,8 +123,15 @@ OUT_HELP = (
 )
 
 
-def _model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help="Hugging Face hub id or local directory")
+def _model_args(p: argparse.ArgumentParser, required: bool = True) -> None:
+    what = "Hugging Face hub id or local directory"
+    p.add_argument(
+        "--model",
+        required=required,
+        help=what
+        if required
+        else f"{what} (default: the testbed, built on first use, with its shipped direction)",
+    )
     p.add_argument("--dtype", default="auto", help="float32 | bfloat16 | float16 | auto")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if any)")
     p.add_argument("--device-map", help="auto | balanced | sequential: split over GPUs/CPU/disk")
@@ -186,7 +247,9 @@ def cmd_generate(args: argparse.Namespace) -> None:
     from shiftdc.records import RecordFile
 
     samples = read_samples(args.input)
-    check_shiftdc_options(args.direction, args.layers, args.mode, args.alpha, args.captioner)
+    check_shiftdc_options(
+        args.direction, args.layers, args.mode, args.alpha, args.captioner, args.positions
+    )
     RecordFile.open(args.out, "generate", overwrite=args.overwrite, inputs=[args.input])
     vlm = _load(args)
     caption_tokens = args.caption_tokens if args.direction else None
@@ -196,6 +259,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
         mode=args.mode,
         alpha=args.alpha,
         layers=_layers(args.layers, vlm),
+        positions=args.positions,
         max_new_tokens=args.max_new_tokens,
         caption_tokens=args.caption_tokens,
         batch_size=args.batch_size,
@@ -208,7 +272,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
         captioner = load_vlm(args.captioner, dtype=args.dtype, device=args.device)
     tally = generate_job(vlm, samples, args.out, config, captioner=captioner)
-    what = f"ShiftDC ({args.mode})" if args.direction else "plain"
+    what = "ShiftDC" if args.direction else "plain"
     print(f"{_done(tally, len(samples))} {what} responses -> {args.out}")
     tally.check(args.max_failed)
 
@@ -357,17 +421,19 @@ def cmd_rescore(args: argparse.Namespace) -> None:
 def cmd_analyze(args: argparse.Namespace) -> None:
     from shiftdc.analysis.model_run import AnalyzeConfig, analyze_model
 
+    vlm = _load(args)
     config = AnalyzeConfig(
         **_flags(
             AnalyzeConfig,
             args,
+            layers=_layers(args.calibrate_layers, vlm),
             n_folds=args.folds,
             tsne=not args.no_tsne,
             use_cache=not args.no_cache,
             progress=not args.quiet,
         )
     )
-    res = analyze_model(_load(args), args.out, config)
+    res = analyze_model(vlm, args.out, config)
     b, a = res["findings"]["before"], res["findings"]["after"]
     print(
         f"layer {b['layer']}: text->vision probe accuracy {b['text_vision_accuracy']:.2f} before, "
@@ -393,6 +459,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
             mode=args.mode,
             alpha=args.alpha,
             layers=args.layers,
+            positions=args.positions,
             captioner=args.captioner,
             caption_tokens=args.caption_tokens,
             cache_dir=args.cache_dir,
@@ -415,6 +482,36 @@ def cmd_serve(args: argparse.Namespace) -> None:
             default_max_tokens=args.default_max_tokens,
         )
     )
+
+
+def cmd_tune(args: argparse.Namespace) -> None:
+    from shiftdc.tuning import TuneConfig, tune
+    from shiftdc.tuning.grid import split_layer_specs
+
+    config = TuneConfig(
+        **_flags(
+            TuneConfig,
+            args,
+            layer_specs=split_layer_specs(args.layers) if args.layers else None,
+            alphas=args.alpha,
+            attacks=args.attacks.split(","),
+            input=str(args.input) if args.input else None,
+            limit=args.limit or None,
+            progress=not args.quiet,
+            store=not args.no_store,
+        )
+    )
+    direction = args.direction
+    if args.model is None:
+        from shiftdc.testbed.build import ensure_testbed
+        from shiftdc.tuning.run import copy_direction
+
+        args.model = str(ensure_testbed())
+        direction = direction or copy_direction(args.out)  # the shipped one stays as it is
+    table = tune(_load(args), args.out, config, direction=direction)
+    rec = table["recommendation"]
+    where = "" if args.no_store or rec is None else " (stored with the direction)"
+    print(f"recommended: {table['recommended']}{where}; {table['reason']} -> {args.out}/table.md")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -441,6 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
     from shiftdc.eval.judges import JUDGES
     from shiftdc.models.families import FAMILIES
     from shiftdc.modes import MODES
+    from shiftdc.positions import POSITIONS
     from shiftdc.registry import cli_name
 
     def names(table, what: str) -> dict:
@@ -480,19 +578,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help=OUT_HELP)
     p.add_argument("--max-failed", type=_fraction, default=0.1, help=MAX_FAILED_HELP)
     p.add_argument("--direction", type=Path, help="saved direction; omit for plain generation")
-    p.add_argument("--mode", default="paper", **names(MODES, "mode"))
-    p.add_argument(
-        "--alpha",
-        type=nonnegative_float,
-        default=1.0,
-        help="strength of the correction: a finite number >= 0 (1: the paper; 0: measure "
-        "only). Negative values are refused: they would push activations further from the "
-        "text-only ones, away from safety",
-    )
-    p.add_argument(
-        "--layers",
-        help="calibration layers A:B (-1: last layer; default: the direction's or L//2..L-1)",
-    )
+    _shiftdc_args(p)
     p.add_argument("--max-new-tokens", type=positive_int, default=128)
     p.add_argument("--caption-tokens", type=positive_int, default=128)
     p.add_argument(
@@ -562,8 +648,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=positive_int, help="at most N safe and N unsafe image requests")
     p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument(
-        "--mode", default="paper", help="ShiftDC mode for 'after'", **names(MODES, "mode")
+        "--mode",
+        help=f"ShiftDC mode for 'after' (default: {RECOMMENDED}, else paper)",
+        **names(MODES, "mode"),
     )
+    p.add_argument("--alpha", type=nonnegative_float, help=ALPHA_HELP)
+    p.add_argument("--calibrate-layers", dest="calibrate_layers", help="ShiftDC layers A:B")
     p.add_argument(
         "--captions",
         choices=["auto", "self"],
@@ -576,6 +666,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", type=Path, help="activation cache (default: $SHIFTDC_CACHE)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("tune", help="choose ShiftDC's layers/alpha/mode on a tuning set")
+    _model_args(p, required=False)
+    p.add_argument("--direction", type=Path, help="saved direction (default: fit the built-in)")
+    p.add_argument("--out", type=Path, required=True, help="folder for tables, plot, records")
+    p.add_argument("--layers", help="layer ranges to try, e.g. 8:29,15:29 (default: 3 ranges)")
+    p.add_argument(
+        "--alpha", type=_comma_list(positive_float), help="strengths to try, e.g. 0.25,0.5,1,2"
+    )
+    p.add_argument(
+        "--modes",
+        type=_comma_list(cli_name(MODES, "mode")),
+        default=["paper"],
+        help=f"comma list of {', '.join(MODES)} (default: paper)",
+    )
+    p.add_argument(
+        "--positions",
+        type=_comma_list(cli_name(POSITIONS, "positions")),
+        default=["last"],
+        help=f"comma list of {', '.join(POSITIONS)} (default: last)",
+    )
+    p.add_argument("--input", type=Path, help="your tuning JSONL: id, image, prompt, kind")
+    p.add_argument("--split", default="tune", help="built-in split to tune on (default: tune)")
+    p.add_argument("--attacks", default="TYPO", help="built-in image attacks, comma list")
+    p.add_argument(
+        "--limit", type=nonnegative_int, default=12, help="at most N harmful and N benign (0: all)"
+    )
+    p.add_argument("--utility", type=nonnegative_int, default=8, help="yes/no questions (0: skip)")
+    p.add_argument("--captions", choices=["self", "given"], default="self")
+    p.add_argument("--max-new-tokens", type=positive_int, default=24)
+    p.add_argument("--caption-tokens", type=positive_int, default=32)
+    p.add_argument("--seed", type=nonnegative_int, default=0)
+    p.add_argument("--no-store", action="store_true", help="do not write into the direction")
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("compare", help="side-by-side table of evaluation runs")
     p.add_argument("runs", type=Path, nargs="+")
@@ -624,9 +748,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="OpenAI-compatible server with ShiftDC on every request")
     p.add_argument("--model", help="hub id or local directory (default: the testbed)")
     p.add_argument("--direction", type=Path, help="saved direction (default: built-in set)")
-    p.add_argument("--mode", choices=list(MODES), default="paper")
-    p.add_argument("--alpha", type=nonnegative_float, default=1.0)
-    p.add_argument("--layers", help="calibration layers A:B (default: the direction's)")
+    _shiftdc_args(p)
     p.add_argument("--captioner", help="smaller VLM for self-captions (default: the model)")
     p.add_argument("--caption-tokens", type=positive_int, default=128)
     p.add_argument("--cache-dir", type=Path, help="caption cache (default: $SHIFTDC_CACHE)")

@@ -73,6 +73,25 @@ class SafetyDirection:
         """Calibration layers chosen at fit time (None: use the default)."""
         return self.meta.get("layers")
 
+    @property
+    def recommended(self) -> dict[str, Any] | None:
+        """The configuration `shiftdc tune` recommended for this direction, if any:
+        {mode, layers, alpha, positions, rule, source}; the default wherever ShiftDC runs."""
+        return self.meta.get("recommended")
+
+    def recommend(self, settings: dict[str, Any], directory: str | Path | None = None) -> None:
+        """Store a recommended configuration (needs mode, layers, alpha, positions); with
+        `directory`, rewrite that saved direction's direction.json (the tensors are kept)."""
+        problem = recommendation_problem(settings)
+        if problem:
+            raise InputError(f"bad recommendation: {problem}")
+        self.meta["recommended"] = dict(settings)
+        if directory is not None:
+            path = Path(directory) / META_FILE
+            if not path.is_file():
+                raise InputError(f"{directory} is not a saved direction: {META_FILE} is missing")
+            atomic.write_text(path, json.dumps(self.meta, indent=2))
+
     @classmethod
     def fit(
         cls,
@@ -232,11 +251,7 @@ def meta_problem(meta: Any) -> str | None:
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             return f"{key!r} must be a positive integer, got {v!r}"
     layers = meta.get("layers")
-    if layers is not None and (
-        not isinstance(layers, list)
-        or not layers
-        or any(isinstance(i, bool) or not isinstance(i, int) for i in layers)
-    ):
+    if layers is not None and not _index_list(layers):
         return f"'layers' must be null or a list of layer indices, got {layers!r}"
     scale = meta.get("activation_norm")
     if scale is not None and (
@@ -248,6 +263,44 @@ def meta_problem(meta: Any) -> str | None:
         )
     ):
         return "'activation_norm' must list one finite number per layer"
+    rec = meta.get("recommended")
+    if rec is not None:
+        problem = recommendation_problem(rec)
+        if problem:
+            return f"'recommended' (from shiftdc tune): {problem}; rerun tune or remove it"
+    return None
+
+
+def _index_list(value: Any) -> bool:
+    """Whether `value` is a non-empty JSON list of integers."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(i, int) and not isinstance(i, bool) for i in value)
+    )
+
+
+def recommendation_problem(rec: Any) -> str | None:
+    """What is wrong with a stored recommendation's shape (None if right); names and layer
+    bounds are checked where it is used (`shiftdc.settings`)."""
+    if not isinstance(rec, dict):
+        return f"expected a JSON object, got {type(rec).__name__}"
+    missing = [k for k in ("mode", "layers", "alpha", "positions") if k not in rec]
+    if missing:
+        return f"needs {', '.join(missing)}"
+    for key in ("mode", "positions"):
+        if not isinstance(rec[key], str):
+            return f"{key!r} must be a name, got {rec[key]!r}"
+    if not _index_list(rec["layers"]):
+        return f"'layers' must be a list of layer indices, got {rec['layers']!r}"
+    alpha = rec["alpha"]
+    if (
+        isinstance(alpha, bool)
+        or not isinstance(alpha, int | float)
+        or not math.isfinite(alpha)
+        or alpha < 0
+    ):
+        return f"'alpha' must be a finite number >= 0, got {alpha!r}"
     return None
 
 

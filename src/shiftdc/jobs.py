@@ -21,6 +21,7 @@ from shiftdc.fit_sharded import caption_sharded
 from shiftdc.generation import batches, generate_plain
 from shiftdc.models.loading import VLM
 from shiftdc.pipeline import ShiftDC
+from shiftdc.positions import DEFAULT_POSITIONS
 from shiftdc.records import RecordFile, Tally, check_parent, outcomes, sample_key
 from shiftdc.sample import Sample
 
@@ -118,9 +119,10 @@ class GenerateConfig:
     """Settings of `generate_job`; ShiftDC is on when `direction` is given."""
 
     direction: Path | None = None
-    mode: str = "paper"
-    alpha: float = 1.0
-    layers: list[int] | None = None
+    mode: str | None = None  # None: the direction's recommendation, else paper
+    alpha: float | None = None  # None: the direction's recommendation, else 1
+    layers: list[int] | None = None  # None: the recommendation, else the direction's/default
+    positions: str | None = None  # None: the recommendation, else last
     max_new_tokens: int = 128
     caption_tokens: int = 128
     batch_size: int = 8
@@ -130,21 +132,29 @@ class GenerateConfig:
     def check(self, separate_captioner: bool = False) -> None:
         """Refuse ShiftDC options without a direction."""
         check_shiftdc_options(
-            self.direction, self.layers, self.mode, self.alpha, True if separate_captioner else None
+            self.direction,
+            self.layers,
+            self.mode,
+            self.alpha,
+            True if separate_captioner else None,
+            self.positions,
         )
 
 
 def check_shiftdc_options(
     direction: object | None,
     layers: list[int] | None = None,
-    mode: str = "paper",
-    alpha: float = 1.0,
+    mode: str | None = None,
+    alpha: float | None = None,
     captioner: object | None = None,
+    positions: str | None = None,
 ) -> None:
     """InputError when ShiftDC options are set without a direction (ShiftDC is off then)."""
-    if direction is None and (layers or mode != "paper" or alpha != 1.0 or captioner is not None):
+    given = (layers, mode, alpha, captioner, positions)
+    if direction is None and any(v is not None for v in given):
         raise InputError(
-            "--mode/--alpha/--layers/--captioner need --direction (ShiftDC is off without one)"
+            "--mode/--alpha/--layers/--positions/--captioner need --direction "
+            "(ShiftDC is off without one)"
         )
 
 
@@ -157,8 +167,10 @@ def generate_job(
 ) -> Tally:
     """Generate responses (plain, or ShiftDC with a direction) into a JSONL (resumable).
 
-    `captioner`, if given, is a separate VLM that makes the self-captions (default: `vlm`).
-    Returns what the file now holds for `samples` (recorded, failed).
+    Unset ShiftDC options come from the direction's recommendation, else the defaults
+    (`shiftdc.settings`); the configuration used is printed. `captioner`, if given, is a
+    separate VLM that makes the self-captions (default: `vlm`). Returns what the file now
+    holds for `samples` (recorded, failed).
     """
     cfg = config or GenerateConfig()
     cfg.check(captioner is not None)
@@ -166,17 +178,8 @@ def generate_job(
     d = SafetyDirection.load(cfg.direction, vlm) if cfg.direction is not None else None
     if d is not None and cfg.layers:
         d.check_usable(cfg.layers, what="choose other --layers")
-    settings = {
-        "model": vlm.fingerprint,
-        "direction": d.meta.get("data_fingerprint") if d else None,
-        "mode": cfg.mode if d else None,
-        "alpha": cfg.alpha if d else None,
-        "layers": cfg.layers,
-        "max_new_tokens": cfg.max_new_tokens,
-        "caption_tokens": cfg.caption_tokens if d else None,
-        "captioner": captioner.fingerprint if captioner is not None else None,
-    }
     n = cfg.max_new_tokens
+    sdc = None
     if d is None:
 
         def respond(chunk: list[Sample]) -> list[dict[str, Any]]:
@@ -193,6 +196,7 @@ def generate_job(
             layers=cfg.layers,
             mode=cfg.mode,
             alpha=cfg.alpha,
+            positions=cfg.positions,
             batch_size=cfg.batch_size,
             progress=False,
             captioner=Captioner(
@@ -202,6 +206,7 @@ def generate_job(
                 progress=False,
             ),
         )
+        print(f"ShiftDC: {sdc.settings.describe()}")
 
         def respond(chunk: list[Sample]) -> list[dict[str, Any]]:
             recs = [r.to_record() for r in sdc.generate(chunk, n)]
@@ -214,4 +219,16 @@ def generate_job(
                 for s, r in zip(chunk, recs, strict=True)
             ]
 
+    settings = {
+        "model": vlm.fingerprint,
+        "direction": d.meta.get("data_fingerprint") if d else None,
+        "mode": sdc.mode if sdc else None,
+        "alpha": sdc.alpha if sdc else None,
+        "layers": cfg.layers,
+        "max_new_tokens": cfg.max_new_tokens,
+        "caption_tokens": cfg.caption_tokens if d else None,
+        "captioner": captioner.fingerprint if captioner is not None else None,
+    }
+    if sdc is not None and (sdc.positions != DEFAULT_POSITIONS or d.recommended):
+        settings.update(positions=sdc.positions, resolved_layers=sdc.layers)
     return _run(rf, samples, settings, respond, "generate", cfg.batch_size, cfg.progress)

@@ -39,6 +39,9 @@ class Mode:
 
     description: str
     measure: Callable[[Step], Measured]
+    #: where corrections follow from the unsteered pass alone: (x_vl, x_tt, s, alpha) ->
+    #: corrections (one unsteered pass then serves every layer range and alpha; `tune`)
+    derive: Callable[..., torch.Tensor] | None = None
 
 
 def measure_unsteered(step: Step) -> Measured:
@@ -76,6 +79,7 @@ MODES: dict[str, Mode] = {
     "paper": Mode(
         "corrections from unsteered activations, all computed before any is applied",
         measure_unsteered,
+        paper_corrections,
     ),
     "sequential": Mode(
         "each layer corrects the shift measured on the already-calibrated stream",

@@ -11,7 +11,6 @@ prefix's KV cache, is decided in `shiftdc.caption_routing`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -22,7 +21,7 @@ from tqdm.auto import tqdm
 from shiftdc.caption_routing import caption_on_prefix, captions_for, route, shares_prefix
 from shiftdc.captions import Captioner
 from shiftdc.core import scalar_projection
-from shiftdc.direction import SafetyDirection, default_layers, text_only_prompts, validate_layers
+from shiftdc.direction import SafetyDirection, text_only_prompts
 from shiftdc.errors import InputError
 from shiftdc.generation import (
     batches,
@@ -34,9 +33,10 @@ from shiftdc.generation import (
     text_activations,
     to_device,
 )
-from shiftdc.models.hooks import subtract_last
 from shiftdc.modes import Measured, Step, get_mode
+from shiftdc.positions import get_positions
 from shiftdc.results import Calibration, ShiftResult, Trace, calibrated_results
+from shiftdc.settings import resolve_settings
 
 if TYPE_CHECKING:
     from shiftdc.fastpath import Prefilled
@@ -62,25 +62,24 @@ class ShiftDC:
         vlm: VLM,
         direction: SafetyDirection,
         layers: Sequence[int] | None = None,
-        mode: str = "paper",
-        alpha: float = 1.0,
+        mode: str | None = None,
+        alpha: float | None = None,
         captioner: Captioner | None = None,
         batch_size: int = 8,
         progress: bool = True,
         share_prefix: bool = True,
+        positions: str | None = None,
     ) -> None:
-        get_mode(mode)
-        if not math.isfinite(alpha) or alpha < 0:
-            raise InputError(f"alpha must be a finite number >= 0, got {alpha!r}")
+        """Unset `layers`/`mode`/`alpha`/`positions` come from the direction's recommendation
+        (`shiftdc tune`), else the defaults (`shiftdc.settings`); `settings` says which."""
         direction.check_fits(vlm)
         self.vlm = vlm
         self.direction = direction
-        chosen = layers if layers is not None else direction.layers
-        self.layers = validate_layers(
-            chosen if chosen is not None else default_layers(vlm.num_layers), vlm.num_layers
-        )
-        self.mode = mode
-        self.alpha = float(alpha)
+        self.settings = resolve_settings(direction, vlm.num_layers, mode, layers, alpha, positions)
+        self.layers = self.settings.layers
+        self.mode = self.settings.mode
+        self.alpha = self.settings.alpha
+        self.positions = self.settings.positions
         self.captioner = captioner or Captioner(vlm, progress=progress)
         self.batch_size = batch_size
         self.progress = progress
@@ -95,8 +94,10 @@ class ShiftDC:
         return captions_for(self.captioner, samples, captions)
 
     def sharing(self) -> bool:
-        """Whether self-captions come from the answer's image-prefix cache (same VLM)."""
-        return shares_prefix(self.vlm, self.captioner, self.share_prefix)
+        """Whether self-captions come from the answer's image-prefix cache (same VLM; not
+        where the corrections reach the image and prompt tokens)."""
+        reuse = get_positions(self.positions).reuses_prompt_cache
+        return reuse and shares_prefix(self.vlm, self.captioner, self.share_prefix)
 
     # --- calibration ----------------------------------------------------------------
     def _vl_inputs(self, samples: Sequence[Sample]) -> Inputs:
@@ -124,7 +125,8 @@ class ShiftDC:
         The prompt runs once into a KV cache, measured (paper) or calibrated on the fly
         (sequential) at its last token; the cache is cropped by that token, so `generate`
         re-runs only it, with the corrections. Families whose cache is not prefix-stable
-        (prefix-LM attention) fall back to a full unsteered pass and a fresh generate.
+        (prefix-LM attention) fall back to a full unsteered pass and a fresh generate, and so
+        do positions that steer the whole prompt (`all`): its kwargs start a fresh pass.
         """
         return self._calibrate(samples, captions)
 
@@ -146,15 +148,18 @@ class ShiftDC:
         run = ad.forward_kwargs(inputs, start, None, cache)
         x_vl, corr = self._measure(lambda: vlm.model(**run, **no_logits_kwargs(vlm)), x_tt)
         cache.crop(-1)
+        if not get_positions(self.positions).reuses_prompt_cache:  # a fresh pass, all steered
+            return Calibration(self.layers, x_vl, x_tt, corr), ad.generate_kwargs(inputs)
         return Calibration(self.layers, x_vl, x_tt, corr), ad.generate_kwargs(inputs, cache)
 
     @contextmanager
     def applied(self, calibration: Calibration) -> Iterator[None]:
         """Apply a calibration's per-sample corrections to any forward/generate call inside.
 
-        The batch inside must be the calibrated batch, in the same order.
+        The batch inside must be the calibrated batch, in the same order. Where the corrections
+        are applied follows `positions` (`shiftdc.positions`).
         """
-        with subtract_last(self.vlm.layers, calibration.as_dict()):
+        with get_positions(self.positions).apply(self.vlm.layers, calibration.as_dict()):
             yield
 
     # --- generation -----------------------------------------------------------------
@@ -192,6 +197,29 @@ class ShiftDC:
         prefilled: Prefilled | None = None,
     ) -> list[ShiftResult]:
         cal, gen = self._calibrate(batch, caps, prefilled)
+        return self._generate_with(batch, caps, cal, gen, max_new_tokens)
+
+    @torch.no_grad()
+    def generate_calibrated(
+        self,
+        batch: list[Sample],
+        caps: Sequence[str | None],
+        cal: Calibration,
+        max_new_tokens: int = 128,
+    ) -> list[ShiftResult]:
+        """Responses to `batch` under a calibration computed elsewhere (e.g. derived from a
+        shared measurement by `shiftdc tune`): one fresh pass over the whole prompt."""
+        gen = self.vlm.adapter.generate_kwargs(self._vl_inputs(batch))
+        return self._generate_with(batch, caps, cal, gen, max_new_tokens)
+
+    def _generate_with(
+        self,
+        batch: list[Sample],
+        caps: Sequence[str | None],
+        cal: Calibration,
+        gen: dict[str, Any],
+        max_new_tokens: int,
+    ) -> list[ShiftResult]:
         prompt_len = gen["input_ids"].shape[1]
         with self.applied(cal):
             ids = self.vlm.model.generate(**gen, **generation_kwargs(self.vlm, max_new_tokens))

@@ -208,7 +208,9 @@ class AnalyzeConfig:
     layer: int | None = None
     direction: str | Path | None = None
     run: str | Path | None = None
-    mode: str = "paper"
+    mode: str | None = None  # None: the direction's recommendation, else paper
+    alpha: float | None = None  # None: the direction's recommendation, else 1
+    layers: list[int] | None = None  # calibration layers; None: recommendation, else default
     captions: str = "auto"
     caption_tokens: int = 128
     batch_size: int = 8
@@ -236,7 +238,7 @@ def analyze_model(
     from shiftdc.data import load_benchmark
 
     check_caption_mode(captions)
-    mode = canonical(MODES, mode, "mode")
+    mode = canonical(MODES, mode, "mode") if mode is not None else None
     layer = check_model_layer(layer, vlm)
     verdicts, run_info = run_verdicts(run, vlm.name, benchmark, seed) if run else (None, None)
     items = load_benchmark(benchmark, data_dir=Path(data_dir) if data_dir else None, seed=seed)
@@ -251,7 +253,19 @@ def analyze_model(
     sd, note = get_direction(vlm, direction, [*safe, *unsafe], out, seed, batch_size)
     t_direction = time.perf_counter() - t0
     captioner = Captioner(vlm, max_new_tokens=caption_tokens, batch_size=batch_size, progress=False)
-    sdc = ShiftDC(vlm, sd, mode=mode, batch_size=batch_size, progress=False, captioner=captioner)
+    sdc = ShiftDC(
+        vlm,
+        sd,
+        mode=mode,
+        alpha=c.alpha,
+        layers=c.layers,
+        positions="last",  # 'after' is read at the last prompt token, where it is corrected
+        batch_size=batch_size,
+        progress=False,
+        captioner=captioner,
+    )
+    if progress:
+        print(f"ShiftDC: {sdc.settings.describe()}")
     col = collect_sets(
         vlm,
         safe,
@@ -274,7 +288,7 @@ def analyze_model(
         "captions": f"{captions}: {CAPTION_MODES[captions]}; {n_self} self-captioned, "
         f"{len(col.caption_source) - n_self} ground truth",
         "safety direction": note,
-        "ShiftDC": f"{mode} mode, layers {sdc.layers[0]}..{sdc.layers[-1]}, alpha {sdc.alpha}; "
+        "ShiftDC": f"{sdc.mode} mode, layers {sdc.layers[0]}..{sdc.layers[-1]}, alpha {sdc.alpha}; "
         "'after' reads the vision-language sets on the calibrated stream",
         "attack outcomes": "none given"
         if run_info is None

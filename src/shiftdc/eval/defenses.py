@@ -147,8 +147,9 @@ class ShiftDCDefense(Defense):
     """ShiftDC with a given direction, or one fitted on the built-in direction set."""
 
     name = "shiftdc"
-    mode: ClassVar[str] = "paper"
-    description = "ShiftDC (paper mode)"
+    #: None: the direction's recommended configuration (`shiftdc tune`), else paper mode
+    mode: ClassVar[str | None] = None
+    description = "ShiftDC (the direction's recommended configuration, else paper mode)"
 
     def __init__(
         self,
@@ -191,19 +192,23 @@ class ShiftDCDefense(Defense):
             ),
         )
         notes.append(
-            f"ShiftDC {self.mode} mode, layers {self.sdc.layers[0]}..{self.sdc.layers[-1]}"
+            f"ShiftDC {self.sdc.mode} mode, layers {self.sdc.layers[0]}..{self.sdc.layers[-1]}"
             f", alpha {self.sdc.alpha}, captions: {self.captions}"
             + (f" ({self.caption_tokens} tokens)" if self.captions == "self" else "")
+            + _recommended_note(self.sdc)
         )
+        print(f"ShiftDC: {self.sdc.settings.describe()}")
         return notes
 
     def settings(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
+        rec = recommended_in(self.direction_path)
+        out = {
+            "mode": self.mode or (rec or {}).get("mode", "paper"),
             "captions": self.captions,
             "caption_tokens": self.caption_tokens,
             "direction": str(self.direction_path) if self.direction_path else "builtin",
         }
+        return {**out, "recommended": rec} if rec else out
 
     def respond(self, samples: list[Sample]) -> list[dict[str, Any]]:
         if self.captions == "self":
@@ -216,6 +221,21 @@ class SequentialShiftDCDefense(ShiftDCDefense):
     name = "shiftdc-sequential"
     mode = "sequential"
     description = "ShiftDC (sequential mode)"
+
+
+def recommended_in(directory: Path | None) -> dict[str, Any] | None:
+    """The recommendation stored in a saved direction's JSON (None: none, or no direction)."""
+    if directory is None:
+        return None
+    try:
+        return SafetyDirection.load(directory).recommended
+    except InputError:
+        return None  # reported when the defense loads it
+
+
+def _recommended_note(sdc: ShiftDC) -> str:
+    used = [k for k, v in sdc.settings.sources.items() if v == "recommended"]
+    return f" ({', '.join(used)} from the direction's recommendation)" if used else ""
 
 
 def fit_builtin_direction(

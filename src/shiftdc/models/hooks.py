@@ -111,3 +111,28 @@ def calibrate_on_the_fly(
 
     with _hooks(layers, {i: make(i) for i in indices}):
         yield applied
+
+
+@contextmanager
+def subtract_all(layers: nn.ModuleList, corrections: dict[int, torch.Tensor]) -> Iterator[None]:
+    """Subtract corrections[l] ([B, H]) from layer l's output at every position of every pass.
+
+    Inside a fresh `generate` (no prefilled cache) this hits the image and prompt tokens as
+    well as every generated token.
+    """
+
+    def make(i: int):
+        corr = corrections[i]
+
+        def hook(_mod, _inp, output):
+            h = _hidden(output)
+            if h.shape[0] != corr.shape[0]:
+                raise ValueError(
+                    f"batch of {h.shape[0]} sequences but corrections for {corr.shape[0]}"
+                )
+            return _with_hidden(output, h - corr.to(device=h.device, dtype=h.dtype)[:, None, :])
+
+        return hook
+
+    with _hooks(layers, {i: make(i) for i in corrections}):
+        yield

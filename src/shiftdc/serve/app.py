@@ -41,6 +41,8 @@ class State:
         self.engine: Engine | None = None
         self.error: str | None = None
         self.draining = False
+        #: the operator's resolved guard settings (mode, alpha), set once loaded
+        self.guard_settings: tuple[str, float] | None = None
         self.count_lock = threading.Lock()
 
     def load(self, loader: Callable[[ServeConfig], Components]) -> None:
@@ -54,11 +56,14 @@ class State:
                 layers=resolve_layers(self.config.layers, parts.vlm.num_layers)
                 if self.config.layers is not None
                 else None,
+                positions=self.config.positions,
                 batch_wait_ms=self.config.batch_wait_ms,
                 max_batch_size=self.config.max_batch_size,
                 max_queue=self.config.max_queue,
             )
-            engine.shiftdc(self.config.mode, self.config.alpha)  # checks direction and layers
+            sdc = engine.shiftdc(self.config.mode, self.config.alpha)  # checks the settings
+            log.info("ShiftDC: %s", sdc.settings.describe())
+            self.guard_settings = (sdc.mode, sdc.alpha)
             engine.start()
             self.parts, self.engine = parts, engine
             log.info("ready: serving %r", parts.name)
@@ -195,7 +200,8 @@ def create_app(
 
     async def _make_job(req: ChatRequest, parts: Components) -> Job:
         opts = req.shiftdc
-        guard = Guard(config.guard, config.mode, config.alpha)
+        assert state.guard_settings is not None  # set before the engine is ready
+        guard = Guard(config.guard, *state.guard_settings)
         if opts is not None and opts.overrides():
             if not config.allow_client_overrides:
                 raise bad(

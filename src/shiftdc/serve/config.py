@@ -12,9 +12,12 @@ class ServeConfig:
 
     model: str | None = None  # None: the testbed, built on first use
     direction: Path | None = None  # None: fitted on the built-in direction set
-    mode: str = "paper"
-    alpha: float = 1.0
+    # ShiftDC settings; None: the direction's recommendation (`shiftdc tune`), else the
+    # defaults (paper mode, alpha 1, the direction's layers, last position)
+    mode: str | None = None
+    alpha: float | None = None
     layers: str | list[int] | None = None  # a layer spec ('10:31', '-8:-1') or indices
+    positions: str | None = None
     captioner: str | None = None  # a smaller VLM for self-captions (default: the model)
     caption_tokens: int = 128
     cache_dir: Path | None = None  # caption cache (default: $SHIFTDC_CACHE/captions)

@@ -95,6 +95,7 @@ class Engine:
         captioner: Captioner,
         metrics: Metrics,
         layers: Sequence[int] | None = None,
+        positions: str | None = None,
         batch_wait_ms: float = 10.0,
         max_batch_size: int = 8,
         max_queue: int = 64,
@@ -104,13 +105,14 @@ class Engine:
         self.captioner = captioner
         self.metrics = metrics
         self.layers = layers
+        self.positions = positions
         self.batch_wait = batch_wait_ms / 1000.0
         self.max_batch_size = max_batch_size
         self.max_queue = max_queue
         self._pending: list[Job] = []
         self._cond = threading.Condition()
         self._closing = False
-        self._guards: dict[tuple[str, float], ShiftDC] = {}
+        self._guards: dict[tuple[str | None, float | None], ShiftDC] = {}
         self._thread = threading.Thread(target=self._loop, name="shiftdc-engine", daemon=True)
         tok = vlm.adapter.tokenizer
         eos = vlm.model.generation_config.eos_token_id
@@ -118,20 +120,24 @@ class Engine:
         if tok.eos_token_id is not None:
             self.eos_ids.add(int(tok.eos_token_id))
 
-    def shiftdc(self, mode: str, alpha: float) -> ShiftDC:
-        """The ShiftDC of these settings (one per settings; it keeps no per-request state)."""
+    def shiftdc(self, mode: str | None, alpha: float | None) -> ShiftDC:
+        """The ShiftDC of these settings (one per settings; it keeps no per-request state).
+
+        None: the direction's recommendation, else the default (`shiftdc.settings`)."""
         key = (mode, alpha)
         if key not in self._guards:
-            self._guards[key] = ShiftDC(
+            sdc = ShiftDC(
                 self.vlm,
                 self.direction,
                 layers=self.layers,
                 mode=mode,
                 alpha=alpha,
+                positions=self.positions,
                 captioner=self.captioner,
                 batch_size=self.max_batch_size,
                 progress=False,
             )
+            self._guards[key] = self._guards.setdefault((sdc.mode, sdc.alpha), sdc)
         return self._guards[key]
 
     # --- queue ----------------------------------------------------------------------
