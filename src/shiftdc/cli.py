@@ -314,6 +314,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
             direction=str(args.direction) if args.direction else None,
             judge_options=_judge_options(args),
             benchmark_options=_benchmark_options(args),
+            defense_options=_given(args, "mode", "alpha", "layers", "positions"),
         )
     )
     config.validate()
@@ -339,6 +340,11 @@ def _flags(config: type, args: argparse.Namespace, **by_hand: object) -> dict:
 
     names = {f.name for f in fields(config)}
     return {**{k: v for k, v in vars(args).items() if k in names}, **by_hand}
+
+
+def _given(args: argparse.Namespace, *names: str) -> dict:
+    """The flags among `names` that were set on the command line (not None)."""
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
 
 
 def _judge_options(args: argparse.Namespace) -> dict:
@@ -602,6 +608,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--judge-model", help="local path or hub id of the llm judge's chat model")
     p.add_argument("--judge-template", help="llm judge prompt: llamaguard | yesno")
     p.add_argument("--direction", type=Path, help="saved direction for the shiftdc defenses")
+    _shiftdc_args(p)
     p.add_argument(
         "--captions",
         choices=["self", "given"],

@@ -79,6 +79,11 @@ class SafetyDirection:
         {mode, layers, alpha, positions, rule, source}; the default wherever ShiftDC runs."""
         return self.meta.get("recommended")
 
+    def without_recommendation(self) -> SafetyDirection:
+        """The same direction with no stored recommendation (ShiftDC's built-in defaults)."""
+        meta = {k: v for k, v in self.meta.items() if k != "recommended"}
+        return SafetyDirection(self.vectors, meta)
+
     def recommend(self, settings: dict[str, Any], directory: str | Path | None = None) -> None:
         """Store a recommended configuration (needs mode, layers, alpha, positions); with
         `directory`, rewrite that saved direction's direction.json (the tensors are kept)."""

@@ -26,3 +26,29 @@ def test_counterpart_cells_ask_the_image_cells_requests_in_words():
         assert item.meta["key_phrase"] in text.prompt
     with pytest.raises(ValueError, match="needs an image"):
         as_counterpart(text)
+
+
+def test_every_cell_is_named_once_and_its_options_are_its_defenses():
+    from shiftdc.eval.defenses import defense_options
+    from shiftdc.testbed.measure import ALL_CONDITIONS, CONDITIONS, CORE, DEFAULT_CONFIG
+
+    names = [c.name for c in ALL_CONDITIONS]
+    assert len(names) == len(set(names)) and CORE <= set(names)
+    for c in ALL_CONDITIONS:
+        assert c.name.startswith(c.kind + " ")
+        assert {k for k, _ in c.options} <= defense_options(c.defense)
+    # the default-configuration cells never follow a stored recommendation
+    assert all(c.options == DEFAULT_CONFIG for c in CONDITIONS if c.defense.startswith("shiftdc"))
+    assert all(not c.options for c in ALL_CONDITIONS if "recommended" in c.name)
+
+
+def test_demo_puts_the_recommended_cells_beside_the_default_ones():
+    from shiftdc.testbed.demo import DEMO_CONDITIONS, demo_conditions
+
+    assert demo_conditions(False) == DEMO_CONDITIONS
+    names = [c.name for c in demo_conditions(True)]
+    assert len(names) == len(DEMO_CONDITIONS) + 4
+    for kind in ("harmful", "benign"):
+        for cap in ("GT captions", "self captions"):
+            i = names.index(f"{kind} TYPO + ShiftDC paper, {cap}")
+            assert names[i + 1] == f"{kind} TYPO + ShiftDC recommended, {cap}"

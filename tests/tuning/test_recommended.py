@@ -94,6 +94,38 @@ def test_evaluate_shiftdc_defense_follows_the_recommendation(
     assert config["defense_settings"]["recommended"]["alpha"] == 2.0
 
 
+def test_evaluate_explicit_flags_win_and_other_defenses_refuse_them(
+    tiny_dir, recommended_dir, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("SHIFTDC_CACHE", str(tmp_path / "cache"))
+    m = ["--model", str(tiny_dir("llava")), "--device", "cpu", "--quiet", "--dtype", "float32"]
+    args = ["evaluate", *m, "--direction", str(recommended_dir), "--limit", "2"]
+    args += ["--max-new-tokens", "3", "--caption-tokens", "3"]
+    flags = ["--mode", "paper", "--layers=-2:-1", "--alpha", "0.5"]
+    assert main([*args, "--defense", "shiftdc", *flags, "--out", str(tmp_path / "run")]) == 0
+    assert "ShiftDC: mode paper, layers 2..3, alpha 0.5" in capsys.readouterr().out
+    settings = json.loads((tmp_path / "run" / "config.json").read_text())["defense_settings"]
+    assert (settings["mode"], settings["layers"], settings["alpha"]) == ("paper", "-2:-1", 0.5)
+    records = [json.loads(x) for x in (tmp_path / "run" / "records.jsonl").read_text().splitlines()]
+    assert {r["mode"] for r in records if "mode" in r} == {"paper"}
+    assert main([*args, "--defense", "ecso", "--alpha", "2", "--out", str(tmp_path / "e")]) == 2
+    assert "takes no option 'alpha'" in capsys.readouterr().err
+
+
+def test_the_defense_can_ignore_the_recommendation(vlm, recommended_dir, tmp_path):
+    from shiftdc.eval.defenses import get_defense
+
+    used = get_defense("shiftdc", vlm, direction=recommended_dir)
+    used.setup(tmp_path / "a", [])
+    ignored = get_defense("shiftdc", vlm, direction=recommended_dir, recommended=False)
+    notes = ignored.setup(tmp_path / "b", [])
+    assert (used.sdc.mode, used.sdc.alpha, used.sdc.layers) == ("sequential", 2.0, [2, 3])
+    assert (ignored.sdc.mode, ignored.sdc.alpha, ignored.sdc.layers) == ("paper", 1.0, [2, 3])
+    assert set(ignored.sdc.settings.sources.values()) == {"default"}
+    assert "recommended" in used.settings() and "recommended" not in ignored.settings()
+    assert any("ignored" in n for n in notes)
+
+
 def test_positions_all_is_a_generate_option(vlm, direction):
     sdc = ShiftDC(vlm, direction, positions="ALL", progress=False)
     assert sdc.positions == "all" and not sdc.sharing()

@@ -27,6 +27,7 @@ from shiftdc.eval.prompts import (
     ecso_safe_answer_prompt,
 )
 from shiftdc.generation import generate_plain, generate_text
+from shiftdc.layers import resolve_layers
 from shiftdc.models.loading import VLM
 from shiftdc.pipeline import ShiftDC
 from shiftdc.registry import lookup
@@ -157,12 +158,26 @@ class ShiftDCDefense(Defense):
         caption_tokens: int = 128,
         captions: str = "self",
         direction: Path | None = None,
+        mode: str | None = None,
+        alpha: float | None = None,
+        layers: str | None = None,
+        positions: str | None = None,
+        recommended: bool = True,
         **run: Any,
     ) -> None:
+        """Unset mode/alpha/layers/positions: the direction's recommendation (unless
+        `recommended` is False), else the built-in defaults."""
         super().__init__(vlm, **run)
         self.caption_tokens = caption_tokens
         self.captions = captions
         self.direction_path = Path(direction) if direction is not None else None
+        self.mode = mode or type(self).mode
+        self.explicit = {
+            k: v
+            for k, v in dict(mode=mode, alpha=alpha, layers=layers, positions=positions).items()
+            if v is not None
+        }
+        self.use_recommended = recommended
 
     def setup(self, run_dir: Path, evaluated: Sequence[Any], seed: int = 0) -> list[str]:
         notes = []
@@ -178,10 +193,20 @@ class ShiftDCDefense(Defense):
                 self.vlm, evaluated, run_dir, seed, self.batch_size
             )
             notes.append(note)
+        if not self.use_recommended and direction.recommended is not None:
+            direction = direction.without_recommendation()
+            notes.append("The direction's recommendation is ignored (built-in defaults).")
         self.sdc = ShiftDC(
             self.vlm,
             direction,
             mode=self.mode,
+            alpha=self.explicit.get("alpha"),
+            layers=(
+                resolve_layers(self.explicit["layers"], self.vlm.num_layers)
+                if "layers" in self.explicit
+                else None
+            ),
+            positions=self.explicit.get("positions"),
             batch_size=self.batch_size,
             progress=False,
             captioner=Captioner(
@@ -201,12 +226,13 @@ class ShiftDCDefense(Defense):
         return notes
 
     def settings(self) -> dict[str, Any]:
-        rec = recommended_in(self.direction_path)
+        rec = recommended_in(self.direction_path) if self.use_recommended else None
         out = {
             "mode": self.mode or (rec or {}).get("mode", "paper"),
             "captions": self.captions,
             "caption_tokens": self.caption_tokens,
             "direction": str(self.direction_path) if self.direction_path else "builtin",
+            **self.explicit,
         }
         return {**out, "recommended": rec} if rec else out
 

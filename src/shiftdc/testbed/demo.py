@@ -6,7 +6,7 @@ from pathlib import Path
 
 from shiftdc.testbed.build import ensure_testbed, shipped_direction
 from shiftdc.testbed.figure import plot_refusals
-from shiftdc.testbed.measure import CONDITIONS, measure
+from shiftdc.testbed.measure import CONDITIONS, RECOMMENDED_CONDITIONS, Condition, measure
 
 NOTICE = (
     "Testbed: a miniature LLaVA (SmolLM2-135M-Instruct + a text-only safety LoRA, a small "
@@ -17,6 +17,20 @@ NOTICE = (
 )
 DEMO_CONDITIONS = tuple(c for c in CONDITIONS if "sequential" not in c.name)
 """Text vs image, and ShiftDC (paper mode) with ground-truth and with self captions."""
+
+
+def demo_conditions(recommended: bool) -> tuple[Condition, ...]:
+    """DEMO_CONDITIONS, with the recommended configuration's cells beside the default ones
+    when the shipped direction stores a recommendation (`shiftdc tune`)."""
+    if not recommended:
+        return DEMO_CONDITIONS
+    out: list[Condition] = []
+    for c in DEMO_CONDITIONS:
+        out.append(c)
+        if c.defense == "shiftdc":
+            twin = c.name.replace("ShiftDC paper", "ShiftDC recommended")
+            out += [r for r in RECOMMENDED_CONDITIONS if r.name == twin]
+    return tuple(out)
 
 
 def run_testbed_demo(
@@ -32,11 +46,16 @@ def run_testbed_demo(
     model = ensure_testbed(model_dir)
     print(f"testbed checkpoint: {model}")
     direction = shipped_direction()
+    from shiftdc.direction import SafetyDirection
+
+    rec = SafetyDirection.load(direction).recommended
+    if rec:
+        print(f"shipped direction's recommendation (shiftdc tune): {rec}")
     rows = measure(
         model,
         out / "runs",
         n=n,
-        conditions=DEMO_CONDITIONS,
+        conditions=demo_conditions(rec is not None),
         max_new_tokens=32,
         caption_tokens=32,
         direction=direction,

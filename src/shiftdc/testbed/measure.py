@@ -38,6 +38,12 @@ class Condition:
     attack: str
     defense: str = "none"
     captions: str = "given"
+    options: tuple[tuple[str, Any], ...] = ()
+    """Extra defense options (e.g. DEFAULT_CONFIG)."""
+
+
+DEFAULT_CONFIG: tuple[tuple[str, Any], ...] = (("recommended", False),)
+"""ShiftDC's built-in configuration, even where the direction stores a recommendation."""
 
 
 CORE: frozenset[str] = frozenset(
@@ -50,16 +56,35 @@ CORE: frozenset[str] = frozenset(
         "TYPO + ShiftDC paper, GT captions",
     )
 )
-"""The cells a retrain is judged on (`--core`): text, image, its counterpart, paper ShiftDC."""
+"""Cells a retrain is judged on (`--cells core`): text, image, counterpart, paper ShiftDC."""
 
 CONDITIONS: tuple[Condition, ...] = (
     Condition("harmful text", "harmful", "text"),
     Condition("harmful TYPO", "harmful", "TYPO"),
     Condition("harmful TYPO as text-only counterpart, GT caption", "harmful", COUNTERPART),
-    Condition("harmful TYPO + ShiftDC paper, GT captions", "harmful", "TYPO", "shiftdc"),
-    Condition("harmful TYPO + ShiftDC paper, self captions", "harmful", "TYPO", "shiftdc", "self"),
     Condition(
-        "harmful TYPO + ShiftDC sequential, GT captions", "harmful", "TYPO", "shiftdc-sequential"
+        "harmful TYPO + ShiftDC paper, GT captions",
+        "harmful",
+        "TYPO",
+        "shiftdc",
+        "given",
+        DEFAULT_CONFIG,
+    ),
+    Condition(
+        "harmful TYPO + ShiftDC paper, self captions",
+        "harmful",
+        "TYPO",
+        "shiftdc",
+        "self",
+        DEFAULT_CONFIG,
+    ),
+    Condition(
+        "harmful TYPO + ShiftDC sequential, GT captions",
+        "harmful",
+        "TYPO",
+        "shiftdc-sequential",
+        "given",
+        DEFAULT_CONFIG,
     ),
     Condition(
         "harmful TYPO + ShiftDC sequential, self captions",
@@ -67,13 +92,76 @@ CONDITIONS: tuple[Condition, ...] = (
         "TYPO",
         "shiftdc-sequential",
         "self",
+        DEFAULT_CONFIG,
     ),
     Condition("benign text", "benign", "text"),
     Condition("benign TYPO", "benign", "TYPO"),
     Condition("benign TYPO as text-only counterpart, GT caption", "benign", COUNTERPART),
-    Condition("benign TYPO + ShiftDC paper, GT captions", "benign", "TYPO", "shiftdc"),
-    Condition("benign TYPO + ShiftDC paper, self captions", "benign", "TYPO", "shiftdc", "self"),
+    Condition(
+        "benign TYPO + ShiftDC paper, GT captions",
+        "benign",
+        "TYPO",
+        "shiftdc",
+        "given",
+        DEFAULT_CONFIG,
+    ),
+    Condition(
+        "benign TYPO + ShiftDC paper, self captions",
+        "benign",
+        "TYPO",
+        "shiftdc",
+        "self",
+        DEFAULT_CONFIG,
+    ),
 )
+"""The default configuration's cells (the paper's layers rule, alpha 1, last position)."""
+
+RECOMMENDED_CONDITIONS: tuple[Condition, ...] = tuple(
+    c
+    for kind in ("harmful", "benign")
+    for c in (
+        Condition(f"{kind} TYPO + ShiftDC recommended, GT captions", kind, "TYPO", "shiftdc"),
+        Condition(
+            f"{kind} TYPO + ShiftDC recommended, self captions", kind, "TYPO", "shiftdc", "self"
+        ),
+    )
+)
+"""The direction's stored recommendation (`shiftdc tune`) in place of the defaults."""
+
+BASELINE_CONDITIONS: tuple[Condition, ...] = tuple(
+    Condition(f"{kind} TYPO + {label}", kind, "TYPO", name)
+    for kind in ("harmful", "benign")
+    for name, label in (("ecso", "ECSO"), ("adashield", "AdaShield"))
+)
+"""The other defenses on the same TYPO requests."""
+
+ATTACK_CONDITIONS: tuple[Condition, ...] = tuple(
+    c
+    for kind in ("harmful", "benign")
+    for attack in ("SD_TYPO", "figstep", "SD")
+    for c in (
+        Condition(f"{kind} {attack}", kind, attack),
+        Condition(f"{kind} {attack} + ShiftDC recommended, GT captions", kind, attack, "shiftdc"),
+    )
+)
+"""The other built-in image attacks, without and with the recommended configuration."""
+
+ALL_CONDITIONS: tuple[Condition, ...] = (
+    tuple(c for c in CONDITIONS if c.name in CORE)
+    + RECOMMENDED_CONDITIONS
+    + BASELINE_CONDITIONS
+    + ATTACK_CONDITIONS
+    + tuple(c for c in CONDITIONS if c.name not in CORE)
+)
+"""Every cell, most telling first (a run stopped early still has the core and recommended)."""
+
+CELL_SETS: dict[str, tuple[Condition, ...]] = {
+    "default": CONDITIONS,
+    "core": tuple(c for c in CONDITIONS if c.name in CORE),
+    "all": ALL_CONDITIONS,
+    "extra": tuple(c for c in ALL_CONDITIONS if c.name not in CORE),
+}
+"""`--cells`: the default configuration's cells, the core ones, all, or all but the core."""
 
 
 def pick(kind: str, attack: str, n: int, seed: int) -> list[Any]:
@@ -165,6 +253,7 @@ def run_condition(vlm, cond: Condition, items: list[Any], out: Path, opts: dict)
             captions=cond.captions,
             direction=opts.get("direction"),
         ),
+        **dict(cond.options),
     )
     notes = defense.setup(run, items, seed=opts["seed"])
     if cond.defense != "none" and opts.get("direction") is None:
@@ -288,16 +377,14 @@ if __name__ == "__main__":
     ap.add_argument("--caption-tokens", type=int, default=40)
     ap.add_argument("--direction", type=Path, help="saved direction (default: fit, as evaluate)")
     ap.add_argument("--only", nargs="*", help="condition name substrings to run")
-    ap.add_argument("--core", action="store_true", help="only the CORE cells")
+    ap.add_argument("--cells", choices=list(CELL_SETS), default="default", help="which cells")
     ap.add_argument("--probe", action="store_true", help="also ask the model to read the images")
     ap.add_argument("--device", default="cpu", help="cpu, cuda, ...")
     ap.add_argument("--batch-size", type=int, default=8)
     a = ap.parse_args()
-    conds = CONDITIONS
+    conds = CELL_SETS[a.cells]
     if a.only:
         conds = tuple(c for c in conds if any(s in c.name for s in a.only))
-    if a.core:
-        conds = tuple(c for c in conds if c.name in CORE)
     measure(
         a.model,
         a.out,
