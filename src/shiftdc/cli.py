@@ -349,7 +349,12 @@ def cmd_rescore(args: argparse.Namespace) -> None:
 
     counting = {"unparsed_verdicts": args.unparsed_verdicts, "yes_no_rule": args.yes_no_rule}
     summary = rescore(
-        args.run, args.judge, _judge_options(args), out_dir=args.out, counting=counting
+        args.run,
+        args.judge,
+        _judge_options(args),
+        out_dir=args.out,
+        counting=counting,
+        progress=not args.quiet,
     )
     print(_headline(summary, args.out or args.run / f"rescore-{args.judge}"))
 
@@ -590,6 +595,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--judge-template")
     _counting_args(p, None)
     p.add_argument("--out", type=Path, help="default: RUN/rescore-<judge>")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_rescore)
 
     p = sub.add_parser("make-tiny-model", help="build a tiny random offline checkpoint")
