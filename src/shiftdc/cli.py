@@ -204,9 +204,10 @@ def cmd_generate(args: argparse.Namespace) -> None:
     )
     captioner = None
     if args.captioner:
+        from shiftdc.distributed import rank_device
         from shiftdc.models import load_vlm
 
-        captioner = load_vlm(args.captioner, dtype=args.dtype, device=args.device)
+        captioner = load_vlm(args.captioner, dtype=args.dtype, device=args.device or rank_device())
     tally = generate_job(vlm, samples, args.out, config, captioner=captioner)
     what = f"ShiftDC ({args.mode})" if args.direction else "plain"
     print(f"{_done(tally, len(samples))} {what} responses -> {args.out}")
