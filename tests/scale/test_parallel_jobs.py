@@ -54,6 +54,8 @@ def test_two_ranks_equal_one_process(setup, command, tmp_path):
     res = torchrun(2, [*args, "--out", str(out)], tmp_path / "c")
     assert res.returncode == 0, res.stdout + res.stderr
     assert _lines(out) == _lines(one, approx=True)  # item by item, in input order
+    if command == "cap":
+        assert out.read_bytes() == one.read_bytes()
     side = Path(f"{out}.settings.json")
     assert side.read_text() == Path(f"{one}.settings.json").read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, side.name, "c"])
