@@ -20,6 +20,7 @@ from shiftdc.records import (
     RecordFile,
     Tally,
     is_error,
+    outcomes,
     read_jsonl_records,
     sample_key,
     write_records,
@@ -38,8 +39,6 @@ def run_sharded(
 ) -> Tally:
     """`jobs._run` across ranks (or finishing a run that left rank files); every rank
     returns the tally of the merged OUT."""
-    from shiftdc.records import outcomes
-
     files = RankFiles(rf.path)
     distributed.barrier()  # every rank has read OUT before rank 0 rewrites it
     if distributed.is_main():
