@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo test lint bench serve
+.PHONY: setup demo test lint bench serve scale-demo
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,3 +31,10 @@ bench: setup
 
 serve: setup
 	$(VENV)/bin/shiftdc serve
+
+# Data-parallel evaluation on a CPU machine: 2 processes (gloo), the testbed, 8 built-in items
+scale-demo: setup
+	SHIFTDC_DIST_BACKEND=gloo OMP_NUM_THREADS=1 $(VENV)/bin/torchrun --standalone \
+	  --nproc-per-node 2 -m shiftdc evaluate --device cpu --defense shiftdc --limit 8 \
+	  --batch-size 2 --out runs/scale-demo \
+	  --model "$$($(PY) -c 'from shiftdc.testbed.build import ensure_testbed; print(ensure_testbed())')"

@@ -12,7 +12,7 @@ from shiftdc import distributed
 from shiftdc.cli import main
 
 #: commands that share their work out when launched with several processes
-PARALLEL = ("evaluate", "fit")
+PARALLEL = ("evaluate", "fit", "rescore", "caption", "generate")
 
 
 def _run() -> int:

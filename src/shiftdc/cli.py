@@ -268,9 +268,10 @@ def cmd_generate(args: argparse.Namespace) -> None:
     )
     captioner = None
     if args.captioner:
+        from shiftdc.distributed import rank_device
         from shiftdc.models import load_vlm
 
-        captioner = load_vlm(args.captioner, dtype=args.dtype, device=args.device)
+        captioner = load_vlm(args.captioner, dtype=args.dtype, device=args.device or rank_device())
     tally = generate_job(vlm, samples, args.out, config, captioner=captioner)
     what = "ShiftDC" if args.direction else "plain"
     print(f"{_done(tally, len(samples))} {what} responses -> {args.out}")
@@ -419,7 +420,12 @@ def cmd_rescore(args: argparse.Namespace) -> None:
 
     counting = {"unparsed_verdicts": args.unparsed_verdicts, "yes_no_rule": args.yes_no_rule}
     summary = rescore(
-        args.run, args.judge, _judge_options(args), out_dir=args.out, counting=counting
+        args.run,
+        args.judge,
+        _judge_options(args),
+        out_dir=args.out,
+        counting=counting,
+        progress=not args.quiet,
     )
     print(_headline(summary, args.out or args.run / f"rescore-{args.judge}"))
 
@@ -721,6 +727,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--judge-template")
     _counting_args(p, None)
     p.add_argument("--out", type=Path, help="default: RUN/rescore-<judge>")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_rescore)
 
     p = sub.add_parser("make-tiny-model", help="build a tiny random offline checkpoint")

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from shiftdc.sample import Sample
 
 T = TypeVar("T")
+FLUSH_BYTES = 256 * 2**20
+"""Activations `text_activations` keeps on the model's device before copying them out."""
 
 
 def batches(items: Sequence[T], size: int) -> Iterator[list[T]]:
@@ -50,25 +52,57 @@ def text_activations(
 ) -> torch.Tensor:
     """Raw decoder-layer outputs at the last prompt token of text-only prompts: [N, L', H]."""
     idx = list(range(vlm.num_layers)) if layers is None else list(layers)
-    order = by_length(vlm, prompts, system) if len(prompts) > batch_size else range(len(prompts))
+    if not prompts:
+        return torch.empty(0, len(idx), vlm.hidden_size)
+    encoded = vlm.adapter.encode_text(list(prompts), system)  # tokenized once, for all batches
+    order = _by_length(encoded) if len(prompts) > batch_size else range(len(prompts))
+    side = getattr(vlm.adapter.tokenizer, "padding_side", "left")
     rows: list[torch.Tensor] = [torch.empty(0)] * len(prompts)
+    held: list[tuple[list[int], torch.Tensor]] = []  # batches still on the model's device
+
+    def to_host() -> None:  # one wait for the device per FLUSH_BYTES, not one per batch
+        for chunk, acts in held:
+            for j, row in zip(chunk, acts.cpu(), strict=True):
+                rows[j] = row
+        held.clear()
+
     chunks = list(batches(list(order), batch_size))
     for chunk in tqdm(chunks, desc=desc, disable=not progress):
-        inputs = to_device(vlm.adapter.encode_text([prompts[i] for i in chunk], system), vlm)
+        inputs = to_device(take_rows(encoded, chunk, side), vlm)
         with read_last(vlm.layers, idx) as store:
             vlm.model(
                 **vlm.adapter.forward_kwargs(inputs), use_cache=False, **no_logits_kwargs(vlm)
             )
-        acts = torch.stack([store[i] for i in idx], dim=1).cpu()
-        for j, row in zip(chunk, acts, strict=True):
-            rows[j] = row
+        first = store[idx[0]].device  # layers split over devices: gather on the first's
+        held.append((chunk, torch.stack([store[i].to(first) for i in idx], dim=1)))
+        if sum(a.nbytes for _, a in held) >= FLUSH_BYTES:
+            to_host()
+    to_host()
     return torch.stack(rows, 0)
 
 
-def by_length(vlm: VLM, prompts: Sequence[str], system: str | None = None) -> list[int]:
-    """Prompt indices sorted by token count, so batches carry little padding."""
-    lengths = vlm.adapter.encode_text(list(prompts), system)["attention_mask"].sum(-1).tolist()
-    return sorted(range(len(prompts)), key=lambda i: lengths[i])
+def _by_length(encoded: dict[str, Any]) -> list[int]:
+    """Row indices of a padded encoding sorted by token count (batches with little padding)."""
+    lengths = encoded["attention_mask"].sum(-1).tolist()
+    return sorted(range(len(lengths)), key=lambda i: lengths[i])
+
+
+def take_rows(encoded: dict[str, Any], rows: Sequence[int], side: str = "left") -> dict[str, Any]:
+    """The batch of `rows` of a padded text encoding, padded only to its own longest row:
+    the same tensors as encoding those prompts alone (padding on `side`)."""
+    mask = encoded["attention_mask"]
+    index = torch.as_tensor(list(rows), dtype=torch.long)
+    width = int(mask[index].sum(-1).max())
+    total = mask.shape[-1]
+    cols = slice(total - width, total) if side == "left" else slice(0, width)
+    out: dict[str, Any] = {}
+    for key, value in encoded.items():
+        if isinstance(value, torch.Tensor) and value.ndim >= 2 and value.shape[0] == len(mask):
+            value = value[index]
+            if value.shape[-1] == total:
+                value = value[..., cols]
+        out[key] = value
+    return out
 
 
 def no_logits_kwargs(vlm: VLM) -> dict[str, Any]:

@@ -22,8 +22,10 @@ from shiftdc.generation import batches, generate_plain
 from shiftdc.models.loading import VLM
 from shiftdc.pipeline import ShiftDC
 from shiftdc.positions import DEFAULT_POSITIONS
+from shiftdc.rank_records import RankFiles
 from shiftdc.records import RecordFile, Tally, check_parent, outcomes, sample_key
 from shiftdc.sample import Sample
+from shiftdc.sharded_jobs import run_sharded
 
 
 def check_direction_out(out: Path) -> None:
@@ -79,6 +81,8 @@ def _run(
 ) -> Tally:
     """Write a record per pending sample (failed ones as error records); tally the file."""
     rf.check_settings(settings)
+    if distributed.active() or RankFiles(rf.path).exist():  # data-parallel, or resuming one
+        return run_sharded(rf, samples, settings, respond, desc, batch_size, progress)
     todo = rf.pending(samples, sample_key)
     rf.start(settings)
     try:

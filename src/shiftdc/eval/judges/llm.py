@@ -72,7 +72,9 @@ class LLMJudge(Judge):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        from shiftdc.distributed import rank_device
+
+        device = device or rank_device() or ("cuda" if torch.cuda.is_available() else "cpu")
         if dtype == "auto":
             torch_dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
         elif dtype in _DTYPES:
