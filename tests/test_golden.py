@@ -13,7 +13,10 @@ sums (numpy vs torch) pass but any real change fails.
 Regenerate the expectations (only when a change of outputs is intended, and say so in
 the commit):
 
-    PYTHONPATH=src python tests/test_golden.py --update
+    PYTHONPATH=src python tests/test_golden.py --update [CASE ...]
+
+(with cases named, only their expectations are rewritten: e.g. `testbed-generate` after
+the testbed's weights were retrained).
 """
 
 from __future__ import annotations
@@ -149,7 +152,7 @@ class Runs:
         }
 
     def testbed_generate(self) -> None:
-        """ShiftDC (paper mode, shipped direction, ground-truth captions) on 3 held-out items."""
+        """ShiftDC (shipped direction and its recommendation, GT captions) on 3 held-out items."""
         from shiftdc.testbed.build import shipped_direction
         from shiftdc.testbed.measure import pick
 
@@ -247,8 +250,9 @@ def test_every_case_has_expectations(golden_outputs):
     assert sorted(golden_outputs) == _expected_cases()
 
 
-def update() -> list[str]:
-    """Run every case and write its expectations under tests/golden/; return the cases."""
+def update(only: list[str] | None = None) -> list[str]:
+    """Run every case and write its expectations under tests/golden/ (all, or the cases in
+    `only`, leaving the others as recorded); return the cases written."""
     import shutil
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -258,8 +262,12 @@ def update() -> list[str]:
         if testbed is None:
             raise SystemExit("the testbed backbone is not installed: cannot record all cases")
         outputs = Runs(root, testbed).run_all()
-    if GOLDEN.is_dir():
-        shutil.rmtree(GOLDEN)
+    if only:
+        if unknown := sorted(set(only) - set(outputs)):
+            raise SystemExit(f"no golden case named {unknown}; cases: {sorted(outputs)}")
+        outputs = {case: files for case, files in outputs.items() if case in only}
+    for case in outputs if only else _expected_cases():
+        shutil.rmtree(GOLDEN / case, ignore_errors=True)
     for case, files in outputs.items():
         (GOLDEN / case).mkdir(parents=True)
         for name, value in files.items():
@@ -269,11 +277,11 @@ def update() -> list[str]:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["--update"]:
-        raise SystemExit("usage: PYTHONPATH=src python tests/test_golden.py --update")
+    if sys.argv[1:2] != ["--update"]:
+        raise SystemExit("usage: PYTHONPATH=src python tests/test_golden.py --update [CASE ...]")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import torch
 
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-    print("recorded:", ", ".join(update()))
+    print("recorded:", ", ".join(update(sys.argv[2:] or None)))
