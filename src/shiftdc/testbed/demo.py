@@ -50,7 +50,13 @@ def run_testbed_demo(
 
     rec = SafetyDirection.load(direction).recommended
     if rec:
-        print(f"shipped direction's recommendation (shiftdc tune): {rec}")
+        span = f"{rec['layers'][0]}..{rec['layers'][-1]}"
+        print(
+            f"'ShiftDC recommended' cells: the shipped direction's recommendation (shiftdc tune "
+            f"on {rec.get('tuning_set')}): mode {rec['mode']}, layers {span}, alpha "
+            f"{rec['alpha']:g}, positions {rec['positions']}; 'ShiftDC paper' cells: the "
+            "built-in defaults\n"
+        )
     rows = measure(
         model,
         out / "runs",
