@@ -123,6 +123,7 @@ def test_the_defense_can_ignore_the_recommendation(vlm, recommended_dir, tmp_pat
     assert (ignored.sdc.mode, ignored.sdc.alpha, ignored.sdc.layers) == ("paper", 1.0, [2, 3])
     assert set(ignored.sdc.settings.sources.values()) == {"default"}
     assert "recommended" in used.settings() and "recommended" not in ignored.settings()
+    assert ignored.settings()["recommendation_ignored"] is True
     assert any("ignored" in n for n in notes)
 
 

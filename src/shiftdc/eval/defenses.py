@@ -234,6 +234,8 @@ class ShiftDCDefense(Defense):
             "direction": str(self.direction_path) if self.direction_path else "builtin",
             **self.explicit,
         }
+        if not self.use_recommended:
+            out["recommendation_ignored"] = True
         return {**out, "recommended": rec} if rec else out
 
     def respond(self, samples: list[Sample]) -> list[dict[str, Any]]:
