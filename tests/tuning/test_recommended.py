@@ -124,6 +124,8 @@ def test_the_defense_can_ignore_the_recommendation(vlm, recommended_dir, tmp_pat
     assert set(ignored.sdc.settings.sources.values()) == {"default"}
     assert "recommended" in used.settings() and "recommended" not in ignored.settings()
     assert ignored.settings()["recommendation_ignored"] is True
+    with pytest.raises(InputError, match="contradicts"):
+        get_defense("shiftdc-sequential", vlm, direction=recommended_dir, mode="paper")
     assert any("ignored" in n for n in notes)
 
 

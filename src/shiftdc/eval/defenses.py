@@ -171,7 +171,12 @@ class ShiftDCDefense(Defense):
         self.caption_tokens = caption_tokens
         self.captions = captions
         self.direction_path = Path(direction) if direction is not None else None
-        self.mode = mode or type(self).mode
+        fixed = type(self).mode
+        if mode is not None and fixed is not None and mode != fixed:
+            raise InputError(
+                f"defense {self.name!r} runs {fixed} mode; --mode {mode} contradicts it"
+            )
+        self.mode = mode or fixed
         self.explicit = {
             k: v
             for k, v in dict(mode=mode, alpha=alpha, layers=layers, positions=positions).items()
