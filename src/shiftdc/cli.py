@@ -513,14 +513,22 @@ def cmd_tune(args: argparse.Namespace) -> None:
             store=not args.no_store,
         )
     )
-    direction = args.direction
+    direction, made, out_existed = args.direction, False, args.out.exists()
     if args.model is None:
         from shiftdc.testbed.build import ensure_testbed
         from shiftdc.tuning.run import copy_direction
 
         args.model = str(ensure_testbed())
-        direction = direction or copy_direction(args.out)  # the shipped one stays as it is
-    table = tune(_load(args), args.out, config, direction=direction)
+        if direction is None:  # tune a copy: the shipped direction stays as it is
+            direction, made = copy_direction(args.out)
+    try:
+        table = tune(_load(args), args.out, config, direction=direction)
+    except BaseException:
+        if made:
+            from shiftdc.tuning.run import remove_copy
+
+            remove_copy(direction, args.out, out_existed)
+        raise
     rec = table["recommendation"]
     where = "" if args.no_store or rec is None else " (stored with the direction)"
     print(f"recommended: {table['recommended']}{where}; {table['reason']} -> {args.out}/table.md")

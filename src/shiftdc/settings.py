@@ -32,6 +32,7 @@ class Settings:
     alpha: float
     positions: str
     sources: dict[str, str]  # field -> "explicit" | "recommended" | "default"
+    tuned_with: str | None = None  # captions the recommendation was tuned with, if it is used
 
     def describe(self) -> str:
         """One line: the values and their sources, e.g. for a command to print."""
@@ -40,6 +41,8 @@ class Settings:
         for key, src in self.sources.items():
             by.setdefault(src, []).append(key)
         origin = "; ".join(f"{src}: {', '.join(keys)}" for src, keys in by.items())
+        if self.tuned_with:
+            origin += f"; recommendation tuned with {self.tuned_with} captions"
         return (
             f"mode {self.mode}, layers {span}, alpha {self.alpha:g}, "
             f"positions {self.positions} ({origin})"
@@ -89,4 +92,5 @@ def resolve_settings(
         alpha=float(alpha),
         positions=canonical(POSITIONS, values["positions"], "positions"),
         sources=sources,
+        tuned_with=rec.get("captions") if "recommended" in sources.values() else None,
     )

@@ -44,6 +44,15 @@ def test_shiftdc_defaults_to_the_recommendation_and_explicit_values_win(vlm, rec
     assert (sdc.mode, sdc.layers, sdc.alpha) == ("paper", [2, 3], 1.0)  # L//2..L-1 of 4
 
 
+def test_the_printed_line_names_the_captions_the_recommendation_was_tuned_with(vlm, direction):
+    d = SafetyDirection(direction.vectors, dict(direction.meta))
+    d.recommend({**REC, "captions": "given"})
+    line = ShiftDC(vlm, d, progress=False).settings.describe()
+    assert line.endswith("; recommendation tuned with given captions)")
+    explicit = ShiftDC(vlm, d, mode="paper", layers=[2], alpha=1, positions="last", progress=False)
+    assert "tuned with" not in explicit.settings.describe()  # the recommendation is not used
+
+
 def _requests(tmp_path):
     from tests.pipeline.helpers import requests
 

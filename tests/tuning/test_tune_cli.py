@@ -29,6 +29,7 @@ def test_tune_writes_table_plot_and_recommendation_and_resumes(
     rec = SafetyDirection.load(d).recommended
     assert rec == json.loads((out / "recommendation.json").read_text())
     assert f"{rec['mode']}-L" in table["recommended"] and rec["rule"] == table["rule"]
+    assert rec["captions"] == "self"  # the caption source it was tuned with
 
     before = {p.name: p.read_text() for p in (out / "records").iterdir()}
     cut = out / "records" / f"{names[-1]}.jsonl"  # an interrupted run: 2 of 6 answers kept
@@ -49,3 +50,26 @@ def test_unknown_split_is_one_line_exit_2(tiny_dir, direction, tmp_path, capsys)
     assert main([*args, "--split", "nosuch"]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "split 'nosuch' is not available" in err and "--input" in err
+
+
+def test_failed_default_run_removes_its_direction_copy(
+    tiny_dir, direction, tmp_path, monkeypatch, capsys
+):
+    """Without --model, tune works on a copy of the shipped direction in OUT; a run refused
+    for bad input leaves neither the copy nor an empty OUT behind, and keeps a copy it did
+    not make."""
+    import shiftdc.testbed.build as build
+
+    shipped = tmp_path / "shipped"
+    direction.save(shipped)
+    monkeypatch.setattr(build, "ensure_testbed", lambda: tiny_dir("llava"))
+    monkeypatch.setattr(build, "shipped_direction", lambda: shipped)
+    out = tmp_path / "o"
+    args = ["tune", "--device", "cpu", "--quiet", "--out", str(out), "--layers", "40:45"]
+    assert main(args) == 2
+    assert "40" in capsys.readouterr().err and not out.exists()
+
+    (out / "direction").mkdir(parents=True)  # a copy from an earlier run: kept
+    (out / "direction" / "marker").write_text("earlier")
+    assert main(args) == 2
+    assert (out / "direction" / "marker").read_text() == "earlier"

@@ -127,6 +127,7 @@ def tune(
             "reason": choice.reason,
             "source": f"shiftdc tune -> {out}",
             "tuning_set": config.input or f"builtin:{config.split}",
+            "captions": config.captions,
             "n": {"harmful": choice.row["n_harmful"], "benign": choice.row["n_benign"]},
         }
         if config.store and direction_dir is not None:
@@ -135,19 +136,32 @@ def tune(
     return table
 
 
-def copy_direction(out: str | Path) -> Path | None:
+def copy_direction(out: str | Path) -> tuple[Path | None, bool]:
     """The testbed's shipped direction copied to OUT/direction (where the recommendation is
-    stored); None where none is shipped (`tune` then fits one)."""
+    stored), and whether this call made the copy; (None, False) where none is shipped (`tune`
+    then fits one)."""
     import shutil
 
     from shiftdc.testbed.build import shipped_direction
 
     src, dst = shipped_direction(), Path(out) / "direction"
     if src is None:
-        return None
-    if not dst.is_dir():
-        shutil.copytree(src, dst)
-    return dst
+        return None, False
+    if dst.is_dir():
+        return dst, False
+    shutil.copytree(src, dst)
+    return dst, True
+
+
+def remove_copy(copy: Path, out: str | Path, out_existed: bool) -> None:
+    """Undo `copy_direction` after a failed run: the copy, and OUT if this run created it and
+    left it empty."""
+    import shutil
+
+    shutil.rmtree(copy, ignore_errors=True)
+    out = Path(out)
+    if not out_existed and out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
 
 
 def _direction(
