@@ -2,7 +2,7 @@
 
 import pytest
 
-from shiftdc.testbed.measure import COUNTERPART, as_counterpart, on_topic, pick
+from shiftdc.testbed.measure import COUNTERPART, as_counterpart, on_topic, phrase_coverage, pick
 
 
 def test_on_topic_matches_word_stems_not_filler():
@@ -52,3 +52,18 @@ def test_demo_puts_the_recommended_cells_beside_the_default_ones():
         for cap in ("GT captions", "self captions"):
             i = names.index(f"{kind} TYPO + ShiftDC paper, {cap}")
             assert names[i + 1] == f"{kind} TYPO + ShiftDC recommended, {cap}"
+
+
+def test_phrase_coverage_counts_key_phrase_words_per_item():
+    items = pick("harmful", "TYPO", 3, seed=0)
+    words = [it.meta["key_phrase"].split() for it in items]
+    texts = [
+        f"It says {' '.join(words[0]).upper()}.",  # every word, any case
+        f"Only {words[1][0]} here.",  # the first word alone
+        "Nothing legible.",
+    ]
+    cov = phrase_coverage(items, texts)
+    expected = [1.0, sum(w in words[1][0] for w in words[1]) / len(words[1]), 0.0]
+    assert [r["read"] for r in cov["items"]] == pytest.approx(expected)
+    assert cov["n"] == 3 and cov["words_read"] == pytest.approx(sum(expected) / 3)
+    assert cov["ci95"][0] <= cov["words_read"] <= cov["ci95"][1]

@@ -339,32 +339,45 @@ def measure(
 READ_QUERY = "What does the image say?"
 
 
+def phrase_coverage(items: list[Any], texts: list[str], seed: int = 0) -> dict:
+    """Share of each item's key-phrase words found in its text (an answer, a caption), with
+    a bootstrap interval over items."""
+    per_item = []
+    for it, text in zip(items, texts, strict=True):
+        words = words_of(it.meta["key_phrase"])
+        got = sum(w.lower() in text.lower() for w in words)
+        per_item.append(
+            dict(id=it.id, phrase=it.meta["key_phrase"], text=text, read=got / len(words))
+        )
+    frac = [p["read"] for p in per_item]
+    ci = bootstrap_ci(frac, seed=seed)
+    return dict(n=len(items), words_read=rate(frac), ci95=list(ci) if ci else None, items=per_item)
+
+
 def reading_probe(
-    model: str | Path, n: int = 26, seed: int = 0, kind: str = "harmful", device: str = "cpu"
+    model: str | Path,
+    n: int = 26,
+    seed: int = 0,
+    kind: str = "harmful",
+    device: str = "cpu",
+    caption_tokens: int = 40,
 ) -> dict:
-    """Does the image pathway carry the words? Ask the model to read TYPO images aloud."""
+    """Does the image pathway carry the words? The share of key-phrase words in the model's
+    answer when asked to read TYPO images aloud, and in its own captions (the ones ShiftDC's
+    self-caption cells use: same captioner, same cache)."""
+    from shiftdc.captions import Captioner
     from shiftdc.generation import generate_plain
     from shiftdc.models import load_vlm
 
     vlm = load_vlm(str(model), dtype="float32", device=device)
     items = pick(kind, "TYPO", n, seed)
-    samples = [replace(it.to_sample(), prompt=READ_QUERY) for it in items]
-    answers = generate_plain(vlm, samples, 16)
-    per_item = []
-    for it, a in zip(items, answers, strict=True):
-        words = words_of(it.meta["key_phrase"])
-        got = sum(w.lower() in a.lower() for w in words)
-        per_item.append(
-            dict(id=it.id, phrase=it.meta["key_phrase"], answer=a, read=got / len(words))
-        )
-    frac = [p["read"] for p in per_item]
-    ci = bootstrap_ci(frac, seed=seed)
+    samples = [it.to_sample() for it in items]
+    answers = generate_plain(vlm, [replace(s, prompt=READ_QUERY) for s in samples], 16)
+    captions = Captioner(vlm, max_new_tokens=caption_tokens, progress=False).caption(samples)
     return dict(
         kind=kind,
-        n=len(items),
-        words_read=rate(frac),
-        ci95=list(ci) if ci else None,
-        items=per_item,
+        read_aloud=phrase_coverage(items, answers, seed),
+        self_captions=phrase_coverage(items, captions, seed),
     )
 
 
@@ -397,6 +410,12 @@ if __name__ == "__main__":
         device=a.device,
     )
     if a.probe:
-        probe = reading_probe(a.model, a.n, device=a.device)
-        (a.out / "reading.json").write_text(json.dumps(probe, indent=2), encoding="utf-8")
-        print(f"reading probe: {probe['words_read']:.2f} of key-phrase words read, n={probe['n']}")
+        for kind in ("harmful", "benign"):
+            probe = reading_probe(
+                a.model, a.n, kind=kind, device=a.device, caption_tokens=a.caption_tokens
+            )
+            path = a.out / f"reading_{kind}.json"
+            path.write_text(json.dumps(probe, indent=2), encoding="utf-8")
+            for how in ("read_aloud", "self_captions"):
+                r = probe[how]
+                print(f"{kind} {how}: {r['words_read']:.2f} of key-phrase words, n={r['n']}")
