@@ -28,6 +28,17 @@ def test_counterpart_cells_ask_the_image_cells_requests_in_words():
         as_counterpart(text)
 
 
+def test_every_image_attack_has_its_counterpart_cells():
+    from shiftdc.testbed.measure import ALL_CONDITIONS, counterpart_of, image_attack
+
+    attacks = {c.attack for c in ALL_CONDITIONS}
+    images = {a for a in attacks if a == image_attack(a) and a != "text"}
+    assert images == {"TYPO", "SD_TYPO", "figstep", "SD"}
+    assert {counterpart_of(a) for a in images} <= attacks
+    sd = pick("harmful", counterpart_of("SD_TYPO"), 4, seed=0)
+    assert [i.id for i in sd] == [i.id for i in pick("harmful", "SD_TYPO", 4, seed=0)]
+
+
 def test_every_cell_is_named_once_and_its_options_are_its_defenses():
     from shiftdc.eval.defenses import defense_options
     from shiftdc.testbed.measure import ALL_CONDITIONS, CONDITIONS, CORE, DEFAULT_CONFIG

@@ -21,12 +21,23 @@ from shiftdc.eval.judges.judge import judge_records
 from shiftdc.eval.metrics import bootstrap_ci, rate
 from shiftdc.testbed.vocab import trained_phrases, words_of
 
-COUNTERPART = "TYPO counterpart"
-"""A TYPO item as its text-only counterpart: "{query} Image Caption: {ground-truth caption}".
+COUNTERPART_SUFFIX = " counterpart"
 
-What ShiftDC (ground-truth captions) calibrates towards, so its refusal rate is the most a
-paper-mode correction could restore.
-"""
+
+def counterpart_of(attack: str) -> str:
+    """The attack name of an image attack's text-only counterpart cells: each item as
+    "{query} Image Caption: {ground-truth caption}", no image. What ShiftDC (ground-truth
+    captions) calibrates towards, so its refusal rate is the most a paper-mode correction
+    could restore."""
+    return attack + COUNTERPART_SUFFIX
+
+
+def image_attack(attack: str) -> str:
+    """The image attack behind a cell's attack name ("SD_TYPO counterpart" -> "SD_TYPO")."""
+    return attack.removesuffix(COUNTERPART_SUFFIX)
+
+
+COUNTERPART = counterpart_of("TYPO")
 
 
 @dataclass(frozen=True)
@@ -141,10 +152,14 @@ ATTACK_CONDITIONS: tuple[Condition, ...] = tuple(
     for attack in ("SD_TYPO", "figstep", "SD")
     for c in (
         Condition(f"{kind} {attack}", kind, attack),
+        Condition(
+            f"{kind} {attack} as text-only counterpart, GT caption", kind, counterpart_of(attack)
+        ),
         Condition(f"{kind} {attack} + ShiftDC recommended, GT captions", kind, attack, "shiftdc"),
     )
 )
-"""The other built-in image attacks, without and with the recommended configuration."""
+"""The other built-in image attacks: as images, as their text-only counterparts (ShiftDC's
+target), and as images with the recommended configuration."""
 
 ALL_CONDITIONS: tuple[Condition, ...] = (
     tuple(c for c in CONDITIONS if c.name in CORE)
@@ -171,7 +186,7 @@ def pick(kind: str, attack: str, n: int, seed: int) -> list[Any]:
     splits are disjoint, so none is; tests/testbed/test_splits.py checks both).
     """
     trained = trained_phrases()
-    attack = "TYPO" if attack == COUNTERPART else attack
+    attack = image_attack(attack)
     items = [
         it
         for it in builtin_items("eval", attacks=(attack,), seed=seed, kinds=(kind,))
@@ -264,7 +279,7 @@ def run_condition(vlm, cond: Condition, items: list[Any], out: Path, opts: dict)
     for i in range(0, len(items), bs):
         chunk = items[i : i + bs]
         samples = [it.to_sample() for it in chunk]
-        if cond.attack == COUNTERPART:
+        if cond.attack != image_attack(cond.attack):
             samples = [as_counterpart(s) for s in samples]
         outs = defense.respond(samples)
         for it, smp, o in zip(chunk, samples, outs, strict=True):

@@ -17,10 +17,11 @@ _OFFSETS = [
 
 def pareto_plot(
     rows: Sequence[dict[str, Any]], chosen: str | None, path: Path, benign_margin: float = 0.05
-) -> list:
+) -> tuple[list, Any]:
     """Write the plot; points at the same place share one label; labels avoid each other and
-    the markers. The counterpart's rates are drawn as dashed lines, the benign limit of the
-    rule shaded. Returns the label boxes (display pixels)."""
+    the markers and stay inside the axes. The counterpart's rates are drawn as dashed lines,
+    the benign limit of the rule shaded. Returns the label boxes and the axes' box (display
+    pixels)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -35,9 +36,11 @@ def pareto_plot(
         at[xy].append(r["config"])
         style = {"counterpart": ("*", "tab:green", 14), "direct": ("s", "tab:gray", 8)}
         marker, colour, size = style.get(r["config"], ("o", "tab:blue", 7))
-        if r["config"] == chosen:
+        top = r["config"] == chosen  # drawn over the points that share its place
+        if top:
             marker, colour, size = "D", "tab:red", 9
-        ax.plot(*xy, marker=marker, color=colour, markersize=size, linestyle="none")
+        z = 3 if top else 2
+        ax.plot(*xy, marker=marker, color=colour, markersize=size, linestyle="none", zorder=z)
     cp = next((r for r in rows if r["config"] == "counterpart"), None)
     if cp and cp["benign_refusal"] is not None and cp["harmful_refusal"] is not None:
         kw = {"color": "tab:green", "linestyle": "--", "linewidth": 0.8}
@@ -54,18 +57,20 @@ def pareto_plot(
     ax.grid(alpha=0.3)
     fig.subplots_adjust(left=0.09, right=0.76, bottom=0.1, top=0.93)  # before placing labels
     boxes = place_labels(fig, ax, at)
+    frame = ax.get_window_extent()
     fig.savefig(path, dpi=130)
     plt.close(fig)
-    return boxes
+    return boxes, frame
 
 
 def place_labels(fig: Any, ax: Any, at: dict[tuple[float, float], list[str]]) -> list:
-    """Annotate each point with its names at the first offset that overlaps no earlier label
-    and no marker; where none is free, a short number instead, named in a key beside the
-    axes. Returns the label boxes in display pixels."""
+    """Annotate each point with its names at the first offset inside the axes that overlaps
+    no earlier label and no marker; where none is free, a short number instead, named in a
+    key beside the axes. Returns the label boxes in display pixels."""
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     taken = [ax.transData.transform(xy) for xy in at]  # marker centres, in pixels
+    frame = ax.get_window_extent()
     boxes: list = []
     key: list[str] = []
 
@@ -83,7 +88,8 @@ def place_labels(fig: Any, ax: Any, at: dict[tuple[float, float], list[str]]) ->
             )
             box = t.get_window_extent(renderer).expanded(1.05, 1.1)
             hits_marker = any(box.contains(px, py) for px, py in taken)
-            if not hits_marker and not any(box.overlaps(b) for b in boxes):
+            inside = frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1)
+            if inside and not hits_marker and not any(box.overlaps(b) for b in boxes):
                 boxes.append(box)
                 return True
             t.remove()
