@@ -79,3 +79,29 @@ def test_rule_falls_back_with_a_reason():
     choice = choose(rows, counterpart_benign=0.0, direct_utility=None)
     assert choice.row["config"] == "b" and "fallback" in choice.reason
     assert choose([], 0.0, None).row is None
+
+
+def test_rates_by_image_form_match_a_direct_count():
+    from shiftdc.tuning.report import form_markdown, row
+
+    recs = [
+        {"kind": k, "form": f, "refused": bool(i % m), "degenerate": False}
+        for k, f, m, count in (
+            ("harmful", "TYPO", 2, 6),
+            ("harmful", "SD_TYPO", 3, 5),
+            ("benign", "TYPO", 4, 7),
+            ("benign", "SD_TYPO", 1, 3),  # never refused (i % 1 == 0)
+        )
+        for i in range(count)
+    ]
+    recs.append({"kind": "utility", "refused": False, "degenerate": False, "correct": True})
+    r = row("c", recs, None)
+    for form in ("TYPO", "SD_TYPO"):
+        for kind in ("harmful", "benign"):
+            mine = [x["refused"] for x in recs if x.get("form") == form and x["kind"] == kind]
+            assert r["by_form"][form][kind] == [sum(mine), len(mine)]
+    table = form_markdown([r], "c")
+    assert "| SD_TYPO harmful | SD_TYPO benign | TYPO harmful | TYPO benign |" in table
+    assert "| **c** | 3/5 | 0/3 | 3/6 | 5/7 |" in table
+    single = row("d", [x for x in recs if x.get("form") != "SD_TYPO"], None)
+    assert form_markdown([single], None) == ""  # one form: the main table says it all

@@ -25,11 +25,13 @@ def test_tune_writes_table_plot_and_recommendation_and_resumes(
         assert (r["n_harmful"], r["n_benign"]) == (2, 2)
         recs = [json.loads(x) for x in (out / "records" / f"{r['config']}.jsonl").open()]
         assert row(r["config"], recs, None)["harmful_refusal"] == r["harmful_refusal"]
+        assert {x.get("form") for x in recs if x["kind"] != "utility"} == {"TYPO"}
     assert (out / "pareto.png").stat().st_size > 1000 and "Rule:" in (out / "table.md").read_text()
     rec = SafetyDirection.load(d).recommended
     assert rec == json.loads((out / "recommendation.json").read_text())
     assert f"{rec['mode']}-L" in table["recommended"] and rec["rule"] == table["rule"]
     assert rec["captions"] == "self"  # the caption source it was tuned with
+    assert rec["tuning_set"] == "builtin:eval:TYPO"  # split and image forms tuned on
 
     before = {p.name: p.read_text() for p in (out / "records").iterdir()}
     cut = out / "records" / f"{names[-1]}.jsonl"  # an interrupted run: 2 of 6 answers kept

@@ -44,7 +44,40 @@ def row(name: str, records: Sequence[dict[str, Any]], point: GridPoint | None) -
         out.update({key: value, f"{key}_ci": ci, f"n_{kind}": n})
     value, ci, n = _measure([bool(r["degenerate"]) for r in records])
     out.update(degenerate=value, degenerate_ci=ci, n=n)
+    out["by_form"] = by_form(records)
     return out
+
+
+def by_form(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, list[int]]]:
+    """{form: {kind: [refused, n]}} of harmful and benign records that name their image form
+    (`form`); {} where none does."""
+    out: dict[str, dict[str, list[int]]] = {}
+    for r in records:
+        if r.get("form") is None or r["kind"] not in ("harmful", "benign"):
+            continue
+        cell = out.setdefault(r["form"], {}).setdefault(r["kind"], [0, 0])
+        cell[0] += bool(r["refused"])
+        cell[1] += 1
+    return out
+
+
+def form_markdown(rows: Sequence[dict[str, Any]], chosen: str | None) -> str:
+    """Refused / n per image form and kind, one row per configuration; "" unless the tuning
+    set mixes two or more forms (then a rule met on the mix can hide a form it fails)."""
+    forms = sorted({f for r in rows for f in r.get("by_form") or {}})
+    if len(forms) < 2:
+        return ""
+    cols = [(f, k) for f in forms for k in ("harmful", "benign")]
+    head = "| configuration | " + " | ".join(f"{f} {k}" for f, k in cols) + " |"
+    lines = [head, "|---" * (len(cols) + 1) + "|"]
+    for r in rows:
+        name = f"**{r['config']}**" if r["config"] == chosen else r["config"]
+        cells = []
+        for f, k in cols:
+            got, n = (r.get("by_form") or {}).get(f, {}).get(k, [0, 0])
+            cells.append(f"{got}/{n}" if n else "-")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "Refused / n by image form:\n\n" + "\n".join(lines) + "\n"
 
 
 def rows_from_records(
@@ -116,6 +149,7 @@ def write_outputs(
         "(`shiftdc.tuning.degenerate`). `direct`: no calibration; `counterpart`: the text-only "
         'request "{query} Image Caption: {caption}" (ShiftDC\'s target).\n\n'
         f"{markdown(rows, chosen)}\n{utility_note}\n\n"
+        f"{form_markdown(rows, chosen)}\n"
         f"**Rule:** {choice.rule}.\n\n**Recommended:** {chosen or 'none'} ({choice.reason}).\n\n"
         "![Pareto plot](pareto.png)\n"
     )

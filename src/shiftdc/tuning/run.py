@@ -126,7 +126,7 @@ def tune(
             "rule": choice.rule,
             "reason": choice.reason,
             "source": f"shiftdc tune -> {out}",
-            "tuning_set": config.input or f"builtin:{config.split}",
+            "tuning_set": config.input or f"builtin:{config.split}:{','.join(config.attacks)}",
             "captions": config.captions,
             "n": {"harmful": choice.row["n_harmful"], "benign": choice.row["n_benign"]},
         }
@@ -295,6 +295,8 @@ def _write(
             "refused": bool(v.refused),
             "degenerate": is_degenerate(t),
         }
+        if s.meta.get("form") is not None:
+            rec["form"] = str(s.meta["form"])
         if s.meta["kind"] == "utility":
             rec["correct"] = parse_yes_no(t) == s.meta["answer"]
         rf.write(rec, sample_key(s))

@@ -34,17 +34,18 @@ def builtin_tuning_items(split: str, attacks: Sequence[str], seed: int) -> list:
 
 
 def from_items(items: Sequence) -> list[Sample]:
-    """Samples (kind in meta) of image EvalItems."""
+    """Samples (kind and image form in meta) of image EvalItems."""
     out = []
     for it in items:
         s = it.to_sample()
-        s.meta["kind"] = it.kind
+        s.meta.update(kind=it.kind, form=it.attack)
         out.append(s)
     return out
 
 
 def read_tuning_jsonl(path: Path) -> list[Sample]:
-    """Records {id, image, prompt, kind: harmful|benign, caption?}; every one needs an image."""
+    """Records {id, image, prompt, kind: harmful|benign, caption?, form?}; every one needs an
+    image. `form` (e.g. the attack that made the image) splits the table's rates by form."""
     samples = read_samples(path, require_image=True)
     for s in samples:
         if s.meta.get("kind") not in KINDS:
