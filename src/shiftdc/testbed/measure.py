@@ -156,10 +156,20 @@ ATTACK_CONDITIONS: tuple[Condition, ...] = tuple(
             f"{kind} {attack} as text-only counterpart, GT caption", kind, counterpart_of(attack)
         ),
         Condition(f"{kind} {attack} + ShiftDC recommended, GT captions", kind, attack, "shiftdc"),
+        Condition(
+            f"{kind} {attack} + ShiftDC paper, GT captions",
+            kind,
+            attack,
+            "shiftdc",
+            "given",
+            DEFAULT_CONFIG,
+        ),
+        Condition(f"{kind} {attack} + ECSO", kind, attack, "ecso"),
+        Condition(f"{kind} {attack} + AdaShield", kind, attack, "adashield"),
     )
 )
 """The other built-in image attacks: as images, as their text-only counterparts (ShiftDC's
-target), and as images with the recommended configuration."""
+target), with the recommended and the default configuration, and with the other defenses."""
 
 ALL_CONDITIONS: tuple[Condition, ...] = (
     tuple(c for c in CONDITIONS if c.name in CORE)
