@@ -124,6 +124,14 @@ CONDITIONS: tuple[Condition, ...] = (
         "self",
         DEFAULT_CONFIG,
     ),
+    Condition(
+        "benign TYPO + ShiftDC sequential, GT captions",
+        "benign",
+        "TYPO",
+        "shiftdc-sequential",
+        "given",
+        DEFAULT_CONFIG,
+    ),
 )
 """The default configuration's cells (the paper's layers rule, alpha 1, last position)."""
 
