@@ -712,6 +712,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="tune", help="built-in split to tune on (default: tune)")
     p.add_argument("--attacks", default="TYPO", help="built-in image attacks, comma list")
     p.add_argument(
+        "--benign-baseline",
+        choices=["counterpart", "max"],
+        default="counterpart",
+        help="the rule's benign limit starts from the counterpart's rate, or (max) from the "
+        "larger of it and the unsteered model's own rate on the images",
+    )
+    p.add_argument(
         "--limit", type=nonnegative_int, default=12, help="at most N harmful and N benign (0: all)"
     )
     p.add_argument("--utility", type=nonnegative_int, default=8, help="yes/no questions (0: skip)")

@@ -29,7 +29,7 @@ from shiftdc.records import RecordFile, digest, sample_key
 from shiftdc.sample import Sample
 from shiftdc.tuning.degenerate import is_degenerate
 from shiftdc.tuning.grid import GridPoint, make_grid
-from shiftdc.tuning.recommend import BENIGN_MARGIN, UTILITY_MARGIN, choose
+from shiftdc.tuning.recommend import BENIGN_BASELINES, BENIGN_MARGIN, UTILITY_MARGIN, choose
 from shiftdc.tuning.report import rows_from_records, write_outputs
 from shiftdc.tuning.shared import calibration_for, measure_once
 from shiftdc.tuning.tuning_set import (
@@ -64,6 +64,7 @@ class TuneConfig:
     seed: int = 0
     benign_margin: float = BENIGN_MARGIN
     utility_margin: float = UTILITY_MARGIN
+    benign_baseline: str = "counterpart"  # or "max": also the unsteered model's own rate
     batch_size: int = 8
     progress: bool = True
     store: bool = True  # write the recommendation into the direction's JSON
@@ -87,6 +88,11 @@ def tune(
     out = Path(out_dir)
     samples, items = load_tuning_set(config)
     utility = utility_samples(config.utility, config.seed)
+    if config.benign_baseline not in BENIGN_BASELINES:
+        raise InputError(
+            f"--benign-baseline must be one of {', '.join(BENIGN_BASELINES)}, "
+            f"got {config.benign_baseline!r}"
+        )
     if config.captions == "self":
         samples = without_captions(samples)
     elif config.captions != "given":
@@ -117,6 +123,7 @@ def tune(
         by_name[DIRECT]["utility"],
         config.benign_margin,
         config.utility_margin,
+        by_name[DIRECT]["benign_refusal"] if config.benign_baseline == "max" else None,
     )
     rec = None
     if choice.row is not None:
