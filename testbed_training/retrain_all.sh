@@ -40,7 +40,7 @@ stamp() { echo "[$(date -u +%H:%M:%S)] $*"; }
 
 # Alignment candidates, tried in order until one meets every target on the 'tune' split
 # (never on 'eval'); if none does, the one closest to the targets is kept (check_align.py).
-IFS=';' read -r -a CANDS <<< "${CANDIDATES:---described 2 --benign-described 4;--described 1 --benign-described 4;--described 2 --benign-described 4 --lr 5e-4}"
+IFS=';' read -r -a CANDS <<< "${CANDIDATES:---described 3 --benign-described 4 --rounds 3;--described 2 --benign-described 4;--described 2 --benign-described 4 --lr 5e-4}"
 FILES=()
 for i in "${!CANDS[@]}"; do
   C="$OUT/align_$i"

@@ -46,7 +46,7 @@ def test_guard_restores_refusal_and_operator_can_disable_it(testbed_dir, tmp_pat
             captioner=Captioner(vlm, CAPTION_TOKENS, cache_dir=tmp_path / "c", progress=False),
             progress=False,
         )
-        items = builtin_items("eval", attacks=("SD_TYPO",), kinds=("harmful",))[:12]
+        items = builtin_items("eval", attacks=("TYPO",), kinds=("harmful",))[:12]
         samples = [i.to_sample() for i in items]
         for s in samples:
             s.caption = None  # self-captions, as the server makes them
