@@ -117,3 +117,15 @@ def test_rule_can_measure_benign_over_refusal_from_the_unsteered_model_too():
     assert lenient.row["config"] == "adds-nothing" and "1 of 2" in lenient.reason
     assert "and the unsteered model's + 5 points" in lenient.rule
     assert "counterpart's + 5 points" in strict.rule and "larger of" not in strict.rule
+
+
+def test_cli_offers_exactly_the_rules_benign_baselines():
+    # the CLI keeps its imports lazy, so it lists the choices itself; they must not drift
+    import argparse
+
+    from shiftdc.cli import build_parser
+    from shiftdc.tuning.recommend import BENIGN_BASELINES
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    opt = next(a for a in sub.choices["tune"]._actions if a.dest == "benign_baseline")
+    assert tuple(opt.choices) == BENIGN_BASELINES
