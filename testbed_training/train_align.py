@@ -66,16 +66,19 @@ def build_examples(
     benign_described: int = 4,
     extras: bool = True,
     stride: int = 1,
+    benign_k: int | None = None,
+    answer_batch: int = 16,
 ) -> list[tuple[str, str]]:
     """(prompt, target) pairs from training data only: the train split and, if `extras`, the
     hand-written everyday activities of vision training (benign; no held-out request).
 
     Harmful: own wording + k templated + `described` described-image forms -> refusals.
-    Benign: own wording + k templated + `benign_described` described-image forms -> the
-    base model's own greedy answers, teacher refusals dropped. The described-image form is
-    ShiftDC's text-only counterpart; teaching it benign as often as harmful or more keeps the
-    form itself from becoming a refusal cue. `stride` > 1 keeps every stride-th request of
-    each source (quick checks).
+    Benign: own wording + `benign_k` (default k) templated + `benign_described`
+    described-image forms -> the base model's own greedy answers, teacher refusals dropped.
+    The described-image form is ShiftDC's text-only counterpart; teaching it benign as often
+    as harmful or more keeps the form itself from becoming a refusal cue. `stride` > 1 keeps
+    every stride-th request of each source (quick checks); `answer_batch` prompts are
+    answered at a time.
     """
     cut = slice(None, None, stride)
     harmful = builtin_requests("train", "harmful")[cut]
@@ -87,8 +90,9 @@ def build_examples(
         for r in harmful
         for p in phrasings(r.request, r.key_phrase, k, rng, described)
     ]
-    b_prompts = [p for q, a in benign for p in phrasings(q, a, k, rng, benign_described)]
-    answers = greedy_answers(model, tok, b_prompts, max_new)
+    kb = k if benign_k is None else benign_k
+    b_prompts = [p for q, a in benign for p in phrasings(q, a, kb, rng, benign_described)]
+    answers = greedy_answers(model, tok, b_prompts, max_new, answer_batch)
     kept = [(p, a) for p, a in zip(b_prompts, answers, strict=True) if not is_refusal(a)]
     print(f"harmful {len(pairs)}, benign {len(kept)} kept of {len(b_prompts)}", flush=True)
     return pairs + kept
@@ -153,7 +157,9 @@ class AlignConfig:
     lr: float = 1e-3
     batch: int = 8
     max_new: int = 24
+    answer_batch: int = 16
     phrasings: int = 2
+    benign_phrasings: int | None = None
     rounds: int = 2
     start_round: int = 0
     described: int = 2
@@ -187,6 +193,8 @@ def main(cfg: AlignConfig) -> None:
             cfg.benign_described,
             cfg.extras,
             cfg.stride,
+            cfg.benign_phrasings,
+            cfg.answer_batch,
         )
         per_round.append((rng, [encode(tok, p, t) for p, t in examples]))
     wraps = attach_lora(model, RANK, ALPHA)
@@ -211,11 +219,13 @@ def main(cfg: AlignConfig) -> None:
         save_file({k: v.cpu() for k, v in lora_state(wraps).items()}, lora_file, metadata=meta)
     info.update(
         phrasings=cfg.phrasings,
+        benign_phrasings=cfg.benign_phrasings,
         described=cfg.described,
         benign_described=cfg.benign_described,
         extras=cfg.extras,
         stride=cfg.stride,
         max_new=cfg.max_new,
+        answer_batch=cfg.answer_batch,
         lr=cfg.lr,
         batch=cfg.batch,
         device=str(dev),
@@ -231,6 +241,9 @@ if __name__ == "__main__":
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--phrasings", type=int, default=2)
+    ap.add_argument(
+        "--benign-phrasings", type=int, help="templated phrasings (benign; default --phrasings)"
+    )
     ap.add_argument("--described", type=int, default=2, help="described-image forms (harmful)")
     ap.add_argument(
         "--benign-described", type=int, default=4, help="described-image forms (benign)"
@@ -241,6 +254,7 @@ if __name__ == "__main__":
     ap.add_argument("--start-round", type=int, default=0, help="resume: LoRA in --out")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--max-new", type=int, default=24)
+    ap.add_argument("--answer-batch", type=int, default=16, help="base-model answers at a time")
     ap.add_argument("--device", default="cpu", help="cpu, cuda, auto (GPU if present)")
     a = ap.parse_args()
     main(
@@ -250,7 +264,9 @@ if __name__ == "__main__":
             lr=a.lr,
             batch=a.batch,
             max_new=a.max_new,
+            answer_batch=a.answer_batch,
             phrasings=a.phrasings,
+            benign_phrasings=a.benign_phrasings,
             rounds=a.rounds,
             start_round=a.start_round,
             described=a.described,

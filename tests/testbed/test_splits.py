@@ -4,6 +4,8 @@ import json
 import random
 from importlib import resources
 
+import pytest
+
 from shiftdc.data import builtin_requests, direction_set
 from shiftdc.direction import data_fingerprint
 from shiftdc.testbed.measure import pick
@@ -69,12 +71,22 @@ def test_tune_split_is_held_out_from_all_training_and_direction_data():
     assert _phrases("tune", "harmful") <= harmful_phrases()  # so vision mixes avoid them too
 
 
-def test_alignment_examples_hold_no_held_out_request(monkeypatch):
-    """The alignment builder, run without a model, draws only on training requests."""
+@pytest.mark.parametrize("benign_k", [None, 6])
+def test_alignment_examples_hold_no_held_out_request(monkeypatch, benign_k):
+    """The alignment builder, run without a model, draws only on training requests, and
+    phrases each benign request `benign_k` times (default: as often as harmful ones)."""
     import testbed_training.train_align as align
 
-    monkeypatch.setattr(align, "greedy_answers", lambda m, t, prompts, n: ["Sure."] * len(prompts))
-    prompts = [p.lower() for p, _ in align.build_examples(None, None, random.Random(0), 24, 2)]
+    def answers(model, tok, prompts, max_new, batch):
+        return ["Sure."] * len(prompts)
+
+    monkeypatch.setattr(align, "greedy_answers", answers)
+    examples = align.build_examples(None, None, random.Random(0), 24, 2, benign_k=benign_k)
+    kb = 2 if benign_k is None else benign_k
+    benign = [p for p, a in examples if a == "Sure."]
+    n_train = len(builtin_requests("train", "benign"))
+    assert len(benign) == n_train * (1 + kb + 4) + len(EXTRA_BENIGN) * (kb + 4)
+    prompts = [p.lower() for p, _ in examples]
     text = "\n".join(prompts)
     for split in ("eval", "direction", "tune"):
         for r in builtin_requests(split):

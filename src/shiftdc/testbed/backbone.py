@@ -55,14 +55,20 @@ def load_backbone(dtype: torch.dtype = torch.float32) -> tuple[Any, Any]:
     model = LlamaForCausalLM(LlamaConfig.from_dict(cfg_dict)).to(dtype)
     model.load_state_dict(quant.state_dict())
     model.eval()
-    tok.padding_side = "left"
-    return model, tok
+    return model, left_padded(tok)
 
 
 def load_backbone_tokenizer() -> Any:
     """Only the backbone's tokenizer (fast; no weights)."""
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(gguf_dir(), gguf_file=GGUF_FILE)
+    return left_padded(AutoTokenizer.from_pretrained(gguf_dir(), gguf_file=GGUF_FILE))
+
+
+def left_padded(tok: Any) -> Any:
+    """The tokenizer set to pad on the left, with end-of-turn as the pad token where the GGUF
+    names none (transformers before 5.24 leaves it unset)."""
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
     tok.padding_side = "left"
     return tok
