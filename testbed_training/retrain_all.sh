@@ -40,7 +40,10 @@ stamp() { echo "[$(date -u +%H:%M:%S)] $*"; }
 
 # Alignment candidates, tried in order until one meets every target on the 'tune' split
 # (never on 'eval'); if none does, the one closest to the targets is kept (check_align.py).
-IFS=';' read -r -a CANDS <<< "${CANDIDATES:---described 3 --benign-described 4 --rounds 3;--described 2 --benign-described 4;--described 2 --benign-described 4 --lr 5e-4}"
+# The first is the committed build's (it met all four on 'tune'); the others are the earlier
+# builds' choices, kept as fallbacks. --answer-batch only groups the base model's answers
+# (64 on the GPU that made the committed build; padding can change a few greedy answers).
+IFS=';' read -r -a CANDS <<< "${CANDIDATES:---described 3 --benign-described 4 --rounds 3 --benign-phrasings 6 --answer-batch 64;--described 3 --benign-described 4 --rounds 3;--described 2 --benign-described 4}"
 FILES=()
 for i in "${!CANDS[@]}"; do
   C="$OUT/align_$i"
