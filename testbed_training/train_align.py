@@ -22,7 +22,7 @@ from shiftdc.testbed.assemble import WEIGHTS_DIR
 from shiftdc.testbed.backbone import load_backbone
 from shiftdc.testbed.lora import attach_lora, lora_state
 from shiftdc.testbed.vocab import EXTRA_BENIGN
-from testbed_training.phrasing import phrasings, refusal
+from testbed_training.phrasing import DESCRIBED, PHRASINGS, phrasings, refusal
 from testbed_training.training import pick_device, to_device
 
 SEED = 0
@@ -257,6 +257,14 @@ if __name__ == "__main__":
     ap.add_argument("--answer-batch", type=int, default=16, help="base-model answers at a time")
     ap.add_argument("--device", default="cpu", help="cpu, cuda, auto (GPU if present)")
     a = ap.parse_args()
+    for flag, value, most in (
+        ("--phrasings", a.phrasings, len(PHRASINGS)),
+        ("--benign-phrasings", a.benign_phrasings, len(PHRASINGS)),
+        ("--described", a.described, len(DESCRIBED)),
+        ("--benign-described", a.benign_described, len(DESCRIBED)),
+    ):
+        if value is not None and not 0 <= value <= most:
+            ap.error(f"{flag} {value}: there are {most} forms; give 0..{most}")
     main(
         AlignConfig(
             out=a.out,

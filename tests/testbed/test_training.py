@@ -43,3 +43,17 @@ def test_alignment_candidate_choice_follows_the_targets():
     assert shortfall(meets) == 0
     assert shortfall(close) == pytest.approx(0.1) and shortfall(far) == pytest.approx(0.85)
     assert choose([far, close]) == 1 and choose([far, meets, _rows(1, 1, 0, 0)]) == 1
+
+
+@pytest.mark.parametrize("flag", ["--benign-phrasings", "--described"])
+def test_alignment_refuses_more_forms_than_exist(tmp_path, flag):
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "lora"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    cmd = [sys.executable, "-m", "testbed_training.train_align", flag, "7", "--out", str(out)]
+    run = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert run.returncode == 2 and f"{flag} 7: there are" in run.stderr
+    assert not out.exists()
