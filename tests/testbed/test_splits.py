@@ -7,11 +7,14 @@ from importlib import resources
 import pytest
 
 from shiftdc.data import builtin_requests, direction_set
+from shiftdc.data.render import figstep_text
 from shiftdc.direction import data_fingerprint
 from shiftdc.testbed.measure import pick
 from shiftdc.testbed.vocab import (
     EXTRA_BENIGN,
+    all_words,
     harmful_phrases,
+    heldout_words,
     random_mix,
     trained_phrases,
 )
@@ -43,6 +46,19 @@ def test_vision_training_phrases_never_hold_a_harmful_request():
     assert not any(h in a for a in trained_phrases() for h in harmful)
     rng = random.Random(0)
     assert not any(h in random_mix(rng).lower() for _ in range(300) for h in harmful)
+
+
+def test_heldout_reading_words_are_never_shown_in_vision_training():
+    held = heldout_words()
+    assert len(held) >= 300 and len(set(held)) == len(held)
+    assert all(w.isalpha() and w.islower() for w in held)
+    shown = {w.lower() for w in all_words()}
+    shown |= {w.lower() for p in trained_phrases() for w in p.split()}
+    shown |= {w.lower().strip(".:") for w in figstep_text("x").split()}
+    assert not shown & set(held)
+    rng = random.Random(1)
+    mixes = {w.lower() for _ in range(2000) for w in random_mix(rng).split()}
+    assert not mixes & set(held)
 
 
 def test_shipped_direction_was_fitted_on_the_direction_split():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 from functools import cache
+from importlib import resources
 from typing import Final
 
 from shiftdc.data.builtin_requests import builtin_requests
@@ -120,3 +121,15 @@ def random_mix(rng: random.Random) -> str:
         low = phrase.lower()
         if not any(h in low for h in harmful_phrases()):
             return phrase
+
+
+@cache
+def heldout_words() -> tuple[str, ...]:
+    """Ordinary English words that no vision-training image shows: the open-vocabulary test.
+
+    None is a word of `all_words()`, which holds every word the vision stages type into an
+    image (activities, key phrases and so every random mix); tests/testbed/test_splits.py
+    checks it.
+    """
+    text = (resources.files("shiftdc.testbed") / "heldout_words.txt").read_text("utf-8")
+    return tuple(w for w in text.split("\n") if w and not w.startswith("#"))
