@@ -1,13 +1,13 @@
-"""One rule for layer indices (shiftdc.layers), shared by fit, generate and analyze."""
+"""One rule for layer indices (shiftdc.method.layers), shared by fit, generate and analyze."""
 
 from __future__ import annotations
 
 import pytest
 
 from shiftdc.analysis.sets import check_layer, check_layers
-from shiftdc.direction import parse_layer_range, validate_layers
 from shiftdc.errors import InputError
-from shiftdc.layers import resolve_layer, resolve_layers
+from shiftdc.method.direction import parse_layer_range, validate_layers
+from shiftdc.method.layers import resolve_layer, resolve_layers
 
 
 def _naive(spec: str, n: int) -> list[int]:

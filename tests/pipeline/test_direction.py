@@ -5,10 +5,10 @@ import json
 import pytest
 import torch
 
-from shiftdc.direction import SafetyDirection, parse_layer_range
 from shiftdc.errors import DirectionMismatchError, InputError
-from shiftdc.generation import text_activations
+from shiftdc.method.direction import SafetyDirection, parse_layer_range
 from shiftdc.models import load_vlm
+from shiftdc.models.generation import text_activations
 from shiftdc.models.tiny import make_tiny_model
 from tests.pipeline.helpers import fit_samples
 

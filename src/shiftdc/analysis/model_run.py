@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shiftdc.captions import Captioner
-from shiftdc.direction import SafetyDirection
 from shiftdc.errors import InputError
-from shiftdc.layers import resolve_layer
+from shiftdc.method.captions import Captioner
+from shiftdc.method.direction import SafetyDirection
+from shiftdc.method.layers import resolve_layer
+from shiftdc.method.modes import MODES
+from shiftdc.method.pipeline import ShiftDC
 from shiftdc.models.loading import VLM
-from shiftdc.modes import MODES
-from shiftdc.pipeline import ShiftDC
 from shiftdc.registry import canonical
 
 from .array_report import analyze_arrays

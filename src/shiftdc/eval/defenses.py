@@ -14,8 +14,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from shiftdc.captions import Captioner
-from shiftdc.direction import SafetyDirection
 from shiftdc.errors import InputError
 from shiftdc.eval.parsing import parse_yes_no
 from shiftdc.eval.prompts import (
@@ -26,12 +24,14 @@ from shiftdc.eval.prompts import (
     adashield_query,
     ecso_safe_answer_prompt,
 )
-from shiftdc.generation import generate_plain, generate_text
-from shiftdc.layers import resolve_layers
+from shiftdc.method.captions import Captioner
+from shiftdc.method.direction import SafetyDirection
+from shiftdc.method.layers import resolve_layers
+from shiftdc.method.pipeline import ShiftDC
+from shiftdc.method.sample import Sample
+from shiftdc.models.generation import generate_plain, generate_text
 from shiftdc.models.loading import VLM
-from shiftdc.pipeline import ShiftDC
 from shiftdc.registry import lookup
-from shiftdc.sample import Sample
 
 
 class Defense(ABC):

@@ -1,6 +1,6 @@
 """Resumable evaluation runs: one JSONL record per item, flushed as it goes, then a report.
 
-Records, resume, ownership and failed items follow `shiftdc.records`; `RUN/config.json` is
+Records, resume, ownership and failed items follow `shiftdc.records.files`; `RUN/config.json` is
 the run's settings sidecar.
 """
 
@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
-from shiftdc import distributed
 from shiftdc.errors import InputError
 from shiftdc.eval.defenses import Defense, get_defense
 from shiftdc.eval.judges import Judge, get_judge, judge_records
 from shiftdc.eval.metrics import summarize
-from shiftdc.eval.parallel import evaluate_parallel, has_rank_files, run_files
 from shiftdc.eval.report import write_report
-from shiftdc.generation import batches
-from shiftdc.records import (
+from shiftdc.models.generation import batches
+from shiftdc.parallel import distributed
+from shiftdc.parallel.evaluation import evaluate_parallel, has_rank_files, run_files
+from shiftdc.records.files import (
     RecordFile,
     SettingsMismatchError,
     check_run_dir,
@@ -209,7 +209,7 @@ def _evaluate_parallel(
     batch_size: int,
     progress: bool,
 ) -> dict[str, Any]:
-    """`evaluate` under torchrun (see eval/parallel.py): rank 0 writes the run's config, then
+    """`evaluate` under torchrun (see parallel/evaluation.py): rank 0 writes the run's config, then
     every rank generates its share, stamped with the content key and run id as `rf` would."""
     out = rf.path.parent
     distributed.barrier()  # every rank has read the run before rank 0 rewrites it
@@ -241,8 +241,8 @@ def _evaluate_parallel(
 def _run_batch(
     chunk: list[EvalItem], defense: Defense, judge: Judge, config: RunConfig
 ) -> list[dict[str, Any]]:
-    from shiftdc.context import fit_to_context, truncation_field
     from shiftdc.data import ImageLoadError
+    from shiftdc.models.context import fit_to_context, truncation_field
 
     records: list[dict[str, Any]] = []
     samples, ok = [], []
@@ -338,7 +338,7 @@ def rescore(
     prompt). `counting` overrides SUMMARY_ONLY settings (e.g. unparsed_verdicts).
     Records are appended as they are judged, so the same command resumes a killed rescore
     (records whose source record changed are judged again; other judge settings start
-    over). Under torchrun each rank judges a share with its own judge (see eval/parallel.py).
+    over). Under torchrun each rank judges a share with its own judge (see parallel/evaluation.py).
     """
     src = Path(run_dir)
     recs = read_records(src)

@@ -2,7 +2,7 @@
 
 Every request is captioned once and measured once per batch (`shiftdc.tuning.shared`);
 each configuration's answers are judged (keyword refusal, yes/no correctness, repetition)
-and appended to records/<config>.jsonl (a `shiftdc.records` file: its settings sidecar
+and appended to records/<config>.jsonl (a `shiftdc.records.files` file: its settings sidecar
 pins the run's settings, resume is keyed on content), so an interrupted run resumes where
 it stopped and a run with other settings is refused.
 """
@@ -16,17 +16,17 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from shiftdc.caption_routing import captions_for
-from shiftdc.captions import Captioner
-from shiftdc.direction import SafetyDirection
 from shiftdc.errors import InputError
 from shiftdc.eval.judges import get_judge
 from shiftdc.eval.parsing import parse_yes_no
-from shiftdc.generation import batches, generate_plain, generate_text
+from shiftdc.method.caption_routing import captions_for
+from shiftdc.method.captions import Captioner
+from shiftdc.method.direction import SafetyDirection
+from shiftdc.method.pipeline import ShiftDC
+from shiftdc.method.sample import Sample
+from shiftdc.models.generation import batches, generate_plain, generate_text
 from shiftdc.models.loading import VLM
-from shiftdc.pipeline import ShiftDC
-from shiftdc.records import RecordFile, digest, sample_key
-from shiftdc.sample import Sample
+from shiftdc.records.files import RecordFile, digest, sample_key
 from shiftdc.tuning.degenerate import is_degenerate
 from shiftdc.tuning.grid import GridPoint, make_grid
 from shiftdc.tuning.recommend import BENIGN_BASELINES, BENIGN_MARGIN, UTILITY_MARGIN, choose

@@ -14,8 +14,8 @@ from dataclasses import replace
 from typing import Any
 
 from shiftdc.errors import InputError
+from shiftdc.method.sample import Sample
 from shiftdc.models.loading import VLM
-from shiftdc.sample import Sample
 
 POLICIES = ("refuse", "truncate")
 """refuse: a too-long request is an error; truncate: its request text is cut to fit."""

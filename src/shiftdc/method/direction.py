@@ -14,13 +14,15 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from shiftdc import __version__, atomic, distributed
+from shiftdc import __version__
 from shiftdc.core import diff_of_means
 from shiftdc.errors import DirectionMismatchError, InputError
-from shiftdc.generation import text_activations
-from shiftdc.layers import parse_spec, resolve_layers
+from shiftdc.method.layers import parse_spec, resolve_layers
+from shiftdc.method.sample import Sample, captions_per_sample
+from shiftdc.models.generation import text_activations
 from shiftdc.models.loading import VLM
-from shiftdc.sample import Sample, captions_per_sample
+from shiftdc.parallel import distributed
+from shiftdc.records import atomic
 
 TENSORS_FILE = "direction.safetensors"
 META_FILE = "direction.json"
@@ -122,7 +124,7 @@ class SafetyDirection:
                 "direction) is zero; fit on harmless requests vs harmful ones"
             )
         if distributed.active():  # under torchrun: shard the extraction, all-reduce the sums
-            from shiftdc.fit_sharded import sharded_diff_of_means
+            from shiftdc.parallel.sharded_fit import sharded_diff_of_means
 
             vectors, scale = sharded_diff_of_means(vlm, safe_p, unsafe_p, batch_size, progress)
         else:
@@ -287,7 +289,7 @@ def _index_list(value: Any) -> bool:
 
 def recommendation_problem(rec: Any) -> str | None:
     """What is wrong with a stored recommendation's shape (None if right); names and layer
-    bounds are checked where it is used (`shiftdc.settings`)."""
+    bounds are checked where it is used (`shiftdc.method.settings`)."""
     if not isinstance(rec, dict):
         return f"expected a JSON object, got {type(rec).__name__}"
     missing = [k for k in ("mode", "layers", "alpha", "positions") if k not in rec]

@@ -24,8 +24,9 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from shiftdc import atomic, distributed
-from shiftdc.generation import batches
+from shiftdc.models.generation import batches
+from shiftdc.parallel import distributed
+from shiftdc.records import atomic
 
 POLL_S = 1.0
 

@@ -1,10 +1,10 @@
 """`caption` and `generate` under torchrun: each rank writes a share, rank 0 merges into OUT.
 
 Each rank appends its records to `<OUT stem>.rank<k>-of-<W><OUT suffix>` beside OUT (see
-`shiftdc.rank_records`: the split, resume and progress rules). Rank 0 then rewrites OUT as
+`shiftdc.parallel.rank_files`: the split, resume and progress rules). Rank 0 then rewrites OUT as
 a single process would have left it: the records it already held, then the new ones in
 input order; and removes the rank files. Records carry the same content keys and run id,
-so resume (in one process or several) follows `shiftdc.records` as before, and records of
+so resume (in one process or several) follows `shiftdc.records.files` as before, and records of
 rank files are checked like those of OUT.
 """
 
@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from shiftdc import distributed
 from shiftdc.errors import InputError
-from shiftdc.rank_records import RankFiles, run_shards
-from shiftdc.records import (
+from shiftdc.method.sample import Sample
+from shiftdc.parallel import distributed
+from shiftdc.parallel.rank_files import RankFiles, run_shards
+from shiftdc.records.files import (
     RecordFile,
     Tally,
     is_error,
@@ -25,7 +26,6 @@ from shiftdc.records import (
     sample_key,
     write_records,
 )
-from shiftdc.sample import Sample
 
 
 def run_sharded(

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from shiftdc.errors import InputError, ShiftDCError
-from shiftdc.images import DEFAULT_MAX_PIXELS, max_pixels, set_max_pixels
+from shiftdc.records.images import DEFAULT_MAX_PIXELS, max_pixels, set_max_pixels
 
 T = TypeVar("T")
 
@@ -68,9 +68,9 @@ def _comma_list(item: Callable[[str], T]) -> Callable[[str], list[T]]:
 
 def _shiftdc_args(p: argparse.ArgumentParser) -> None:
     """--mode/--alpha/--layers/--positions of a command that applies ShiftDC (unset: the
-    direction's recommendation, else the defaults; `shiftdc.settings`)."""
-    from shiftdc.modes import MODES
-    from shiftdc.positions import POSITIONS
+    direction's recommendation, else the defaults; `shiftdc.method.settings`)."""
+    from shiftdc.method.modes import MODES
+    from shiftdc.method.positions import POSITIONS
     from shiftdc.registry import cli_name
 
     p.add_argument(
@@ -105,7 +105,7 @@ def _long_prompt_arg(p: argparse.ArgumentParser) -> None:
 
 
 if TYPE_CHECKING:
-    from shiftdc.records import Tally
+    from shiftdc.records.files import Tally
 RECOMMENDED = "the direction's recommendation (shiftdc tune)"
 ALPHA_HELP = (
     "strength of the correction: a finite number >= 0 (1: the paper; 0: measure only; "
@@ -155,7 +155,7 @@ def _load(args: argparse.Namespace):
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-    from shiftdc.distributed import rank_device
+    from shiftdc.parallel.distributed import rank_device
 
     return load_vlm(
         args.model,
@@ -168,9 +168,9 @@ def _load(args: argparse.Namespace):
 
 
 def _fit_context(vlm, samples: list, policy: str, new_tokens: int, caption_tokens=None) -> list:
-    """Apply the long-prompt policy (see shiftdc.context) to the prompts these samples make."""
-    from shiftdc.captions import CAPTION_PROMPT
-    from shiftdc.context import fit_to_context
+    """Apply the long-prompt policy (models/context.py) to the prompts these samples make."""
+    from shiftdc.method.captions import CAPTION_PROMPT
+    from shiftdc.models.context import fit_to_context
 
     if caption_tokens is not None:  # requests to self-caption first
         todo = {s.id for s in samples if s.image is not None and s.caption is None}
@@ -183,14 +183,14 @@ def _fit_context(vlm, samples: list, policy: str, new_tokens: int, caption_token
 
 
 def _layers(spec: str | None, vlm) -> list[int] | None:
-    from shiftdc.layers import resolve_layers
+    from shiftdc.method.layers import resolve_layers
 
     return resolve_layers(spec, vlm.num_layers) if spec else None
 
 
 def cmd_fit(args: argparse.Namespace) -> None:
-    from shiftdc.io import read_samples
-    from shiftdc.jobs import check_direction_out, fit_job
+    from shiftdc.cli.jobs import check_direction_out, fit_job
+    from shiftdc.records.requests import read_samples
 
     safe, unsafe = read_samples(args.safe), read_samples(args.unsafe)
     check_direction_out(args.out)
@@ -214,9 +214,9 @@ def cmd_fit(args: argparse.Namespace) -> None:
 
 
 def cmd_caption(args: argparse.Namespace) -> None:
-    from shiftdc.io import read_samples
-    from shiftdc.jobs import caption_job
-    from shiftdc.records import RecordFile
+    from shiftdc.cli.jobs import caption_job
+    from shiftdc.records.files import RecordFile
+    from shiftdc.records.requests import read_samples
 
     samples = read_samples(args.input, require_image=True)
     RecordFile.open(args.out, "caption", overwrite=args.overwrite, inputs=[args.input])
@@ -242,9 +242,9 @@ def _done(tally: Tally, total: int) -> str:
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
-    from shiftdc.io import read_samples
-    from shiftdc.jobs import GenerateConfig, check_shiftdc_options, generate_job
-    from shiftdc.records import RecordFile
+    from shiftdc.cli.jobs import GenerateConfig, check_shiftdc_options, generate_job
+    from shiftdc.records.files import RecordFile
+    from shiftdc.records.requests import read_samples
 
     samples = read_samples(args.input)
     check_shiftdc_options(
@@ -268,8 +268,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
     )
     captioner = None
     if args.captioner:
-        from shiftdc.distributed import rank_device
         from shiftdc.models import load_vlm
+        from shiftdc.parallel.distributed import rank_device
 
         captioner = load_vlm(args.captioner, dtype=args.dtype, device=args.device or rank_device())
     tally = generate_job(vlm, samples, args.out, config, captioner=captioner)
@@ -298,14 +298,14 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
         run_default_demo(args.out, model_dir=args.model, n=args.n, progress=not args.quiet)
         return
-    from shiftdc.mechanics_demo import run_demo
+    from shiftdc.cli.mechanics_demo import run_demo
 
     run_demo(args.out, family=args.family, progress=not args.quiet)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from shiftdc.eval.runs import RunConfig, evaluate, load_items, open_run
-    from shiftdc.records import check_failed
+    from shiftdc.records.files import check_failed
 
     config = RunConfig(
         **_flags(
@@ -542,7 +542,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _fraction(text: str) -> float:
-    from shiftdc.records import valid_fraction
+    from shiftdc.records.files import valid_fraction
 
     try:
         return valid_fraction(float(text))
@@ -556,9 +556,9 @@ def build_parser() -> argparse.ArgumentParser:
     from shiftdc.data import BENCHMARKS
     from shiftdc.eval.defenses import DEFENSES
     from shiftdc.eval.judges import JUDGES
+    from shiftdc.method.modes import MODES
+    from shiftdc.method.positions import POSITIONS
     from shiftdc.models.families import FAMILIES
-    from shiftdc.modes import MODES
-    from shiftdc.positions import POSITIONS
     from shiftdc.registry import cli_name
 
     def names(table, what: str) -> dict:

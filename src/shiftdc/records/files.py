@@ -32,14 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from shiftdc import atomic
 from shiftdc.errors import FailedItemsError, InputError, ShiftDCError
+from shiftdc.records import atomic
 
 if TYPE_CHECKING:
     from PIL import Image
 
     from shiftdc.data.item import EvalItem
-    from shiftdc.sample import Sample
+    from shiftdc.method.sample import Sample
 
 FORMAT = "shiftdc-records/1"
 T = TypeVar("T")
