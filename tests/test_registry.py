@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shiftdc.cli.commands import build_parser, main
+from shiftdc.cli import main
+from shiftdc.cli.parser import build_parser
 from shiftdc.data import BENCHMARKS, UnknownBenchmarkError, get_loader
 from shiftdc.errors import InputError
 from shiftdc.eval.defenses import DEFENSES, Defense, defense_options, get_defense

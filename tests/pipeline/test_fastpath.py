@@ -124,8 +124,8 @@ def test_other_families_share_with_the_same_tokens(tiny_vlm, family, tmp_path):
 
 
 def test_generate_job_with_a_separate_captioner(tiny_dir, vlm, direction, tmp_path, monkeypatch):
-    from shiftdc.cli.commands import build_parser
     from shiftdc.cli.jobs import GenerateConfig, generate_job
+    from shiftdc.cli.parser import build_parser
     from shiftdc.models import load_vlm
 
     monkeypatch.setenv("SHIFTDC_CACHE", str(tmp_path / "cache"))

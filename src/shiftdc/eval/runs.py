@@ -242,7 +242,7 @@ def _run_batch(
     chunk: list[EvalItem], defense: Defense, judge: Judge, config: RunConfig
 ) -> list[dict[str, Any]]:
     from shiftdc.data import ImageLoadError
-    from shiftdc.models.context import fit_to_context, truncation_field
+    from shiftdc.models.context import limit_to_context, truncation_field
 
     records: list[dict[str, Any]] = []
     samples, ok = [], []
@@ -258,7 +258,7 @@ def _run_batch(
             "error": None,
         }
         try:
-            sample = fit_to_context(
+            sample = limit_to_context(
                 defense.vlm, [it.to_sample()], config.long_prompt, config.max_new_tokens
             )[0]
             samples.append(sample)

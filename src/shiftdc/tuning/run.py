@@ -9,7 +9,8 @@ it stopped and a run with other settings is refused.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,21 @@ def tune(
             sd.recommend(rec, direction_dir)
     table = write_outputs(out, rows, grid, choice, rec, note, asdict(config))
     return table
+
+
+@contextmanager
+def shipped_direction_copy(out: str | Path) -> Iterator[Path | None]:
+    """The testbed's shipped direction to tune, as a copy in OUT/direction (the shipped one
+    stays as it is); None where none is shipped. If the run fails, a copy this call made is
+    removed again, and OUT too where this call created it and left it empty."""
+    out_existed = Path(out).exists()
+    copy, made = copy_direction(out)
+    try:
+        yield copy
+    except BaseException:
+        if made:
+            remove_copy(copy, out, out_existed)
+        raise
 
 
 def copy_direction(out: str | Path) -> tuple[Path | None, bool]:
