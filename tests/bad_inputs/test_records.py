@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from shiftdc.cli import main
-from shiftdc.records.files import FORMAT, DuplicateIdWarning
+from shiftdc.records.duplicates import DuplicateIdWarning
+from shiftdc.records.files import FORMAT
 from tests.data.upstream_layouts import FIGSTEP_COLUMNS, write_csv, write_image
 
 FAST = ["--device", "cpu", "--quiet", "--max-new-tokens", "2"]

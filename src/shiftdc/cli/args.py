@@ -181,7 +181,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def fraction(text: str) -> float:
-    from shiftdc.records.files import valid_fraction
+    from shiftdc.records.failures import valid_fraction
 
     try:
         return valid_fraction(float(text))

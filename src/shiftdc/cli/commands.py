@@ -11,7 +11,7 @@ from shiftdc.errors import InputError, ShiftDCError
 from shiftdc.models.context import limit_requests
 
 if TYPE_CHECKING:
-    from shiftdc.records.files import Tally
+    from shiftdc.records.failures import Tally
 
 
 def _load(args: argparse.Namespace):
@@ -156,7 +156,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from shiftdc.eval.runs import RunConfig, evaluate, load_items, open_run
-    from shiftdc.records.files import check_failed
+    from shiftdc.records.failures import check_failed
 
     config = RunConfig(
         **_flags(
@@ -236,7 +236,7 @@ def _headline(summary: dict, where: Path) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
-    from shiftdc.eval.runs import compare_runs
+    from shiftdc.eval.compare import compare_runs
 
     table = compare_runs(args.runs, out=args.out, by=args.by)
     print(table)

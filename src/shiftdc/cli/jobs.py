@@ -6,6 +6,7 @@ Records go through `shiftdc.records.files` (ownership, content-keyed resume, err
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,9 @@ from shiftdc.parallel import distributed
 from shiftdc.parallel.rank_files import RankFiles
 from shiftdc.parallel.sharded_fit import caption_sharded
 from shiftdc.parallel.sharded_jobs import run_sharded
-from shiftdc.records.files import RecordFile, Tally, check_parent, outcomes, sample_key
+from shiftdc.records.failures import Tally, run_isolating_failures
+from shiftdc.records.files import RecordFile, check_parent
+from shiftdc.records.keys import sample_key
 
 
 def check_direction_out(out: Path) -> None:
@@ -74,7 +77,7 @@ def _run(
     rf: RecordFile,
     samples: list[Sample],
     settings: dict[str, Any],
-    respond: Any,
+    respond: Callable[[list[Sample]], list[dict[str, Any]]],
     desc: str,
     batch_size: int,
     progress: bool,
@@ -87,7 +90,7 @@ def _run(
     rf.start(settings)
     try:
         for chunk in tqdm(list(batches(todo, batch_size)), desc=desc, disable=not progress):
-            for s, rec in zip(chunk, outcomes(respond, chunk), strict=True):
+            for s, rec in zip(chunk, run_isolating_failures(respond, chunk), strict=True):
                 rf.write({"id": s.id, **rec}, sample_key(s))
     finally:
         rf.close()

@@ -22,14 +22,10 @@ from shiftdc.eval.report import write_report
 from shiftdc.models.generation import batches
 from shiftdc.parallel import distributed
 from shiftdc.parallel.evaluation import evaluate_parallel, has_rank_files, run_files
-from shiftdc.records.files import (
-    RecordFile,
-    SettingsMismatchError,
-    check_run_dir,
-    item_key,
-    outcomes,
-    read_jsonl_records,
-)
+from shiftdc.records.failures import run_isolating_failures
+from shiftdc.records.files import RecordFile, SettingsMismatchError, check_run_dir
+from shiftdc.records.jsonl import read_jsonl_records
+from shiftdc.records.keys import item_key
 from shiftdc.registry import canonical
 
 if TYPE_CHECKING:
@@ -269,7 +265,7 @@ def _run_batch(
         records.append(base)
     if samples:
         t0 = time.perf_counter()
-        outs = outcomes(defense.respond, samples)
+        outs = run_isolating_failures(defense.respond, samples)
         per_item = (time.perf_counter() - t0) / len(samples)
         for i, o in zip(ok, outs, strict=True):
             records[i].update(o, seconds=round(per_item, 4))
@@ -387,18 +383,14 @@ def rescore(
     )
 
 
-def compare_runs(run_dirs: list[Path], out: Path | None = None, by: str = "attack") -> str:
-    """Side-by-side markdown table of runs' summaries; written to `out` when given."""
-    from shiftdc.eval.compare import compare_table
-
-    summaries = []
-    for d in run_dirs:
-        path = Path(d) / "summary.json"
-        if not path.is_file():
-            raise InputError(f"{d} has no summary.json; is it a finished `shiftdc evaluate` run?")
-        summaries.append(json.loads(path.read_text(encoding="utf-8")))
-    table = compare_table(summaries, by=by)  # type: ignore[arg-type]
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(table, encoding="utf-8")
-    return table
+def read_run_config(run_dir: Path) -> dict[str, Any]:
+    """config.json of an evaluation run, or InputError saying what is missing."""
+    if not run_dir.is_dir():
+        raise InputError(f"run directory not found: {run_dir}")
+    path = run_dir / "config.json"
+    if not path.is_file():
+        raise InputError(f"{run_dir} is not a `shiftdc evaluate` run: config.json is missing")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path} is not valid JSON ({exc.msg})") from exc

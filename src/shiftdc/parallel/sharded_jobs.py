@@ -17,15 +17,10 @@ from shiftdc.errors import InputError
 from shiftdc.method.sample import Sample
 from shiftdc.parallel import distributed
 from shiftdc.parallel.rank_files import RankFiles, run_shards
-from shiftdc.records.files import (
-    RecordFile,
-    Tally,
-    is_error,
-    outcomes,
-    read_jsonl_records,
-    sample_key,
-    write_records,
-)
+from shiftdc.records.failures import Tally, run_isolating_failures
+from shiftdc.records.files import RecordFile
+from shiftdc.records.jsonl import is_error, read_jsonl_records, write_records
+from shiftdc.records.keys import sample_key
 
 
 def run_sharded(
@@ -61,7 +56,7 @@ def run_sharded(
     def run_batch(chunk: list[Sample]) -> list[dict[str, Any]]:
         return [
             {"id": s.id, **rec, "key": sample_key(s), "run": run_id}
-            for s, rec in zip(chunk, outcomes(respond, chunk), strict=True)
+            for s, rec in zip(chunk, run_isolating_failures(respond, chunk), strict=True)
         ]
 
     run_shards(samples, files, run_batch, batch_size, desc, progress)

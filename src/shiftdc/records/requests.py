@@ -11,8 +11,9 @@ from PIL import Image
 
 from shiftdc.errors import InputError
 from shiftdc.method.sample import Sample
-from shiftdc.records.files import sample_key, unique_by_id
+from shiftdc.records.duplicates import unique_by_id
 from shiftdc.records.images import ImageProblem, open_rgb
+from shiftdc.records.keys import sample_key
 
 
 def load_image(path: str | Path) -> Image.Image:

@@ -53,7 +53,7 @@ def _direction(config: ServeConfig, vlm: VLM) -> SafetyDirection:
                 shipped,
             )
             return SafetyDirection.load(shipped, vlm)
-    from shiftdc.eval.defenses import fit_builtin_direction
+    from shiftdc.method.direction import fit_builtin_direction
 
     out = default_cache_dir().parent / "serve-directions" / vlm.fingerprint
     if (out / "direction").is_dir():

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from shiftdc.eval.metrics import bootstrap_ci, rate
 from shiftdc.records import atomic
-from shiftdc.records.files import is_error, read_jsonl_records
+from shiftdc.records.jsonl import is_error, read_jsonl_records
 
 if TYPE_CHECKING:
     from shiftdc.tuning.grid import GridPoint
