@@ -30,6 +30,9 @@ from shiftdc.records.failures import Tally, run_isolating_failures
 from shiftdc.records.files import RecordFile, check_parent
 from shiftdc.records.keys import sample_key
 
+#: a batch of samples -> one record body each (raises where the batch fails)
+Respond = Callable[[list[Sample]], list[dict[str, Any]]]
+
 
 def check_direction_out(out: Path) -> None:
     """Refuse a `fit --out` that is a file or a folder holding anything but a direction."""
@@ -77,7 +80,7 @@ def _run(
     rf: RecordFile,
     samples: list[Sample],
     settings: dict[str, Any],
-    respond: Callable[[list[Sample]], list[dict[str, Any]]],
+    respond: Respond,
     desc: str,
     batch_size: int,
     progress: bool,
