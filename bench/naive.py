@@ -11,12 +11,12 @@ from collections.abc import Sequence
 
 import torch
 
-from shiftdc.captions import CAPTION_PROMPT
 from shiftdc.core import paper_corrections
-from shiftdc.generation import decode_new, generation_kwargs, to_device
+from shiftdc.method.captions import CAPTION_PROMPT
+from shiftdc.method.sample import Sample
+from shiftdc.models.generation import decode_new, generation_kwargs, to_device
 from shiftdc.models.hooks import read_last, subtract_last
 from shiftdc.models.loading import VLM
-from shiftdc.sample import Sample
 
 
 @torch.no_grad()

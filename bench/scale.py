@@ -28,9 +28,9 @@ def _worker(k: int, n: int, path: str, device: str, cfg: dict, barrier, results)
     from transformers.utils import logging as hf_logging
 
     from bench import scenarios
-    from shiftdc import distributed
-    from shiftdc.direction import SafetyDirection
+    from shiftdc.method.direction import SafetyDirection
     from shiftdc.models import load_vlm
+    from shiftdc.parallel import distributed
 
     hf_logging.set_verbosity_error()
     dev = f"cuda:{k}" if device == "cuda" else "cpu"

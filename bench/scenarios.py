@@ -13,12 +13,12 @@ from PIL import Image
 
 from bench.measure import memory_method, peak_bytes, pin_allocator, side_by_side, sync
 from bench.naive import naive_pipeline
-from shiftdc.captions import Captioner
-from shiftdc.direction import SafetyDirection
-from shiftdc.generation import generate_plain, to_device
+from shiftdc.method.captions import Captioner
+from shiftdc.method.direction import SafetyDirection
+from shiftdc.method.pipeline import ShiftDC
+from shiftdc.method.sample import Sample
+from shiftdc.models.generation import generate_plain, to_device
 from shiftdc.models.loading import VLM
-from shiftdc.pipeline import ShiftDC
-from shiftdc.sample import Sample
 
 QUERIES = [
     "The bottom of the image shows a phrase of an activity. List steps in detail to perform "

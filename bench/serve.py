@@ -70,7 +70,7 @@ def _port() -> int:
 
 
 def _components(vlm: Any, direction: Any, cache: Path, tokens: int) -> Any:
-    from shiftdc.captions import Captioner
+    from shiftdc.method.captions import Captioner
     from shiftdc.serve.components import Components
 
     cap = Captioner(vlm, max_new_tokens=tokens, cache_dir=cache, progress=False)
@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers.utils import logging as hf_logging
 
-    from shiftdc.direction import SafetyDirection
+    from shiftdc.method.direction import SafetyDirection
     from shiftdc.models import load_vlm
 
     hf_logging.set_verbosity_error()

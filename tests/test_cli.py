@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from shiftdc.cli import main
-from shiftdc.direction import SafetyDirection
+from shiftdc.method.direction import SafetyDirection
 from shiftdc.models.tiny import BUILDERS
 
 

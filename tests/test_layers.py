@@ -1,13 +1,12 @@
-"""One rule for layer indices (shiftdc.layers), shared by fit, generate and analyze."""
+"""One rule for layer indices (shiftdc.method.layers), shared by fit, generate and analyze."""
 
 from __future__ import annotations
 
 import pytest
 
 from shiftdc.analysis.sets import check_layer, check_layers
-from shiftdc.direction import parse_layer_range, validate_layers
 from shiftdc.errors import InputError
-from shiftdc.layers import resolve_layer, resolve_layers
+from shiftdc.method.layers import resolve_layer, resolve_layers
 
 
 def _naive(spec: str, n: int) -> list[int]:
@@ -33,7 +32,6 @@ def test_every_entry_point_uses_the_same_rule():
     n = 6
     for layers in ([5, -1, 2], [-6], [0, 5]):
         expected = resolve_layers(layers, n)
-        assert validate_layers(layers, n) == expected  # fit and generate (direction, ShiftDC)
         assert check_layers(layers, n) == expected  # analysis
     assert check_layer(-1, n) == resolve_layer(-1, n) == 5  # analyze --layer
 
@@ -56,9 +54,3 @@ def test_out_of_range_and_empty():
     with pytest.raises(InputError, match="no layers"):
         resolve_layers([], 6)
     assert resolve_layers(None, 3) == [0, 1, 2]
-
-
-def test_parse_layer_range_keeps_its_behaviour_for_valid_specs():
-    assert parse_layer_range("2:4") == [2, 3, 4]
-    assert parse_layer_range("1,3") == [1, 3]
-    assert parse_layer_range("-3:-1") == [-3, -2, -1]

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from shiftdc.cli import build_parser, main
+from shiftdc.cli import main
+from shiftdc.cli.parser import build_parser
 from shiftdc.data import BENCHMARKS, UnknownBenchmarkError, get_loader
 from shiftdc.errors import InputError
 from shiftdc.eval.defenses import DEFENSES, Defense, defense_options, get_defense
 from shiftdc.eval.judges import JUDGES, get_judge
+from shiftdc.method.modes import MODES
 from shiftdc.models.families import FAMILIES, adapter_for_family, families
 from shiftdc.models.tiny import BUILDERS, make_tiny_model
-from shiftdc.modes import MODES
 from shiftdc.registry import UnknownNameError, canonical, lookup
 
 TABLES = {
@@ -104,7 +105,7 @@ class _EchoDefense(Defense):
 
 def test_a_defense_with_its_own_options_needs_one_registry_line(monkeypatch):
     from shiftdc.eval.runs import RunConfig
-    from shiftdc.sample import Sample
+    from shiftdc.method.sample import Sample
 
     monkeypatch.setitem(DEFENSES, "echo", _EchoDefense)
     assert defense_options("echo") == {"prefix"}

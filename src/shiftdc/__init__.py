@@ -10,11 +10,11 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "load_vlm": "shiftdc.models.loading",
     "VLM": "shiftdc.models.loading",
-    "SafetyDirection": "shiftdc.direction",
-    "Captioner": "shiftdc.captions",
-    "ShiftDC": "shiftdc.pipeline",
-    "generate_plain": "shiftdc.generation",
-    "Sample": "shiftdc.sample",
+    "SafetyDirection": "shiftdc.method.direction",
+    "Captioner": "shiftdc.method.captions",
+    "ShiftDC": "shiftdc.method.pipeline",
+    "generate_plain": "shiftdc.models.generation",
+    "Sample": "shiftdc.method.sample",
     "make_tiny_model": "shiftdc.models.tiny",
 }
 __all__ = [*_EXPORTS, "__version__"]

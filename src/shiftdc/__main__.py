@@ -8,8 +8,8 @@ ranks are refused there rather than run N times into the same files.
 import os
 import sys
 
-from shiftdc import distributed
 from shiftdc.cli import main
+from shiftdc.parallel import distributed
 
 #: commands that share their work out when launched with several processes
 PARALLEL = ("evaluate", "fit", "rescore", "caption", "generate")

@@ -3,7 +3,7 @@
 The registries: model families (`models/families.py` FAMILIES), tiny checkpoints
 (`models/tiny.py` BUILDERS), benchmarks (`data/benchmarks.py` BENCHMARKS), defenses
 (`eval/defenses.py` DEFENSES), judges (`eval/judges/__init__.py` JUDGES) and calibration
-modes (`modes.py` MODES). Names compare case-insensitively with '_' equal
+modes (`method/modes.py` MODES). Names compare case-insensitively with '_' equal
 to '-'; an unknown name raises `UnknownNameError`, which lists the valid ones.
 """
 

@@ -10,8 +10,8 @@ from shiftdc.analysis.collect import collect_sets
 from shiftdc.analysis.shift import component_along
 from shiftdc.cli import main
 from shiftdc.data import builtin_items, direction_set
-from shiftdc.direction import SafetyDirection
-from shiftdc.pipeline import ShiftDC
+from shiftdc.method.direction import SafetyDirection
+from shiftdc.method.pipeline import ShiftDC
 
 FIGURES = ("probe_accuracy", "probe_confusion", "shift", "map_pca", "map_tsne")
 

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import shiftdc.cli as cli
-from shiftdc.direction import SafetyDirection
-from shiftdc.sample import Sample
+import shiftdc.cli.commands as cli
+from shiftdc.method.direction import SafetyDirection
+from shiftdc.method.sample import Sample
 from tests.bad_inputs.conftest import run_cli, write_jsonl
 
 CASES = 30

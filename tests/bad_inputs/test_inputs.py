@@ -18,11 +18,11 @@ import torch
 from PIL import Image
 
 from shiftdc.data import EvalItem, ImageLoadError
-from shiftdc.direction import SafetyDirection
 from shiftdc.errors import InputError
-from shiftdc.images import open_rgb, to_rgb
-from shiftdc.io import load_image
-from shiftdc.pipeline import ShiftDC
+from shiftdc.method.direction import SafetyDirection
+from shiftdc.method.pipeline import ShiftDC
+from shiftdc.records.images import open_rgb, to_rgb
+from shiftdc.records.requests import load_image
 from tests.bad_inputs.conftest import png_header_only, run_cli, write_jsonl
 
 SAFE = ["how to bake a cake", "describe the tree", "what colour is the car"]
@@ -65,7 +65,7 @@ def assets(folder, tiny_dir, tiny_vlm):
 
 
 def _text_sample(sid, prompt):
-    from shiftdc.sample import Sample
+    from shiftdc.method.sample import Sample
 
     return Sample(sid, prompt)
 

@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from shiftdc.cli import main
-from shiftdc.records import FORMAT, DuplicateIdWarning
+from shiftdc.records.duplicates import DuplicateIdWarning
+from shiftdc.records.files import FORMAT
 from tests.data.upstream_layouts import FIGSTEP_COLUMNS, write_csv, write_image
 
 FAST = ["--device", "cpu", "--quiet", "--max-new-tokens", "2"]
@@ -341,10 +342,10 @@ def test_all_images_corrupt_fails_loudly_and_a_rerun_retries(tmp_path, tiny_dir,
 
 
 def test_generate_records_a_failed_item_and_retries_it(tmp_path, tiny_dir, capsys, monkeypatch):
-    import shiftdc.jobs
+    import shiftdc.cli.jobs
     from shiftdc.errors import InputError
 
-    real = shiftdc.jobs.generate_plain
+    real = shiftdc.cli.jobs.generate_plain
 
     def fussy(vlm, samples, *args, **kwargs):
         if any("steps" in s.prompt for s in samples):
@@ -352,12 +353,12 @@ def test_generate_records_a_failed_item_and_retries_it(tmp_path, tiny_dir, capsy
         return real(vlm, samples, *args, **kwargs)
 
     reqs = requests(tmp_path)
-    monkeypatch.setattr(shiftdc.jobs, "generate_plain", fussy)
+    monkeypatch.setattr(shiftdc.cli.jobs, "generate_plain", fussy)
     code, out, err = generate(tmp_path, reqs, tiny_dir, capsys)
     assert code == 3 and "1 of 2 done, 1 failed" in out and "1 of 2 items failed" in err
     lines = (tmp_path / "o.jsonl").read_text().splitlines()
     assert "cannot answer" in json.loads(lines[1])["error"]
-    monkeypatch.setattr(shiftdc.jobs, "generate_plain", real)
+    monkeypatch.setattr(shiftdc.cli.jobs, "generate_plain", real)
     code, out, err = generate(tmp_path, reqs, tiny_dir, capsys)
     assert code == 0 and "2 of 2 done" in out, err
     again = (tmp_path / "o.jsonl").read_text().splitlines()

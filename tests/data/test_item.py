@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from shiftdc.data import EvalItem, ImageLoadError
-from shiftdc.sample import Sample
+from shiftdc.method.sample import Sample
 from tests.data.upstream_layouts import write_image
 
 

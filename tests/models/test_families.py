@@ -9,10 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from shiftdc.fastpath import image_token_id
 from shiftdc.models import UnsupportedModelError, families, load_vlm
 from shiftdc.models.adapter import Adapter
 from shiftdc.models.families import adapter_for_family, adapter_for_model_type
+from shiftdc.models.fastpath import image_token_id
 from shiftdc.models.hooks import read_last, subtract_last
 from shiftdc.models.tiny import BUILDERS
 

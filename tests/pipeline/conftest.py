@@ -2,7 +2,7 @@
 
 import pytest
 
-from shiftdc.direction import SafetyDirection
+from shiftdc.method.direction import SafetyDirection
 from tests.pipeline.helpers import fit_samples
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image
 
-from shiftdc.sample import Sample
+from shiftdc.method.sample import Sample
 
 
 def image(seed: int, size: int = 12) -> Image.Image:

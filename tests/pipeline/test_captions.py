@@ -1,8 +1,8 @@
 """Self-captions: the cache key covers model, image, query, prompt and length."""
 
-from shiftdc.captions import Captioner
-from shiftdc.generation import generate_plain
-from shiftdc.sample import Sample
+from shiftdc.method.captions import Captioner
+from shiftdc.method.sample import Sample
+from shiftdc.models.generation import generate_plain
 from tests.pipeline.helpers import image, requests
 
 

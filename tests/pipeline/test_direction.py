@@ -5,10 +5,10 @@ import json
 import pytest
 import torch
 
-from shiftdc.direction import SafetyDirection, parse_layer_range
 from shiftdc.errors import DirectionMismatchError, InputError
-from shiftdc.generation import text_activations
+from shiftdc.method.direction import SafetyDirection
 from shiftdc.models import load_vlm
+from shiftdc.models.generation import text_activations
 from shiftdc.models.tiny import make_tiny_model
 from tests.pipeline.helpers import fit_samples
 
@@ -67,13 +67,9 @@ def test_nan_direction_is_rejected():
         SafetyDirection(v, {})
 
 
-def test_missing_files_and_layer_specs(tmp_path):
+def test_missing_files(tmp_path):
     with pytest.raises(InputError, match="direction.safetensors is missing"):
         SafetyDirection.load(tmp_path)
-    assert parse_layer_range("2:4") == [2, 3, 4]
-    assert parse_layer_range("1,3") == [1, 3]
-    with pytest.raises(InputError, match="A:B"):
-        parse_layer_range("4:2")
 
 
 def test_image_without_caption_cannot_be_fitted(vlm):

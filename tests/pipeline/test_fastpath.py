@@ -5,12 +5,12 @@ import json
 import pytest
 import torch
 
-from shiftdc.caption_routing import route
-from shiftdc.captions import Captioner
-from shiftdc.direction import SafetyDirection
-from shiftdc.fastpath import SharedPrefix, common_prefix, prefix_sharing_ok
-from shiftdc.pipeline import ShiftDC
-from shiftdc.sample import Sample
+from shiftdc.method.caption_routing import route
+from shiftdc.method.captions import Captioner
+from shiftdc.method.direction import SafetyDirection
+from shiftdc.method.pipeline import ShiftDC
+from shiftdc.method.sample import Sample
+from shiftdc.models.fastpath import SharedPrefix, common_prefix, prefix_sharing_ok
 from tests.pipeline.helpers import fit_samples, requests
 
 N_NEW, N_CAP = 6, 5
@@ -66,8 +66,8 @@ def test_shared_prefix_gives_the_same_captions_and_answers(vlm, direction, tmp_p
 
 def test_batched_fast_path_equals_the_naive_four_pass_pipeline(vlm, direction, tmp_path):
     """Caption alone, text-only pass, full unsteered pass, steered generate, one at a time."""
-    from shiftdc.captions import CAPTION_PROMPT
-    from shiftdc.generation import generate_plain
+    from shiftdc.method.captions import CAPTION_PROMPT
+    from shiftdc.models.generation import generate_plain
     from tests.pipeline.test_shiftdc import N_NEW as REF_NEW
     from tests.pipeline.test_shiftdc import _naive_reference
 
@@ -124,8 +124,8 @@ def test_other_families_share_with_the_same_tokens(tiny_vlm, family, tmp_path):
 
 
 def test_generate_job_with_a_separate_captioner(tiny_dir, vlm, direction, tmp_path, monkeypatch):
-    from shiftdc.cli import build_parser
-    from shiftdc.jobs import GenerateConfig, generate_job
+    from shiftdc.cli.jobs import GenerateConfig, generate_job
+    from shiftdc.cli.parser import build_parser
     from shiftdc.models import load_vlm
 
     monkeypatch.setenv("SHIFTDC_CACHE", str(tmp_path / "cache"))

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from shiftdc.direction import SafetyDirection
 from shiftdc.errors import InputError
-from shiftdc.generation import generate_plain
+from shiftdc.method.direction import SafetyDirection
+from shiftdc.method.pipeline import ShiftDC
+from shiftdc.models.generation import generate_plain
 from shiftdc.models.hooks import read_last, subtract_last
-from shiftdc.pipeline import ShiftDC
 from tests.pipeline.helpers import requests
 
 N_NEW = 8
@@ -111,7 +111,7 @@ def test_context_manager_steers_a_users_own_generate(vlm, direction, tmp_path):
 
 
 def test_text_only_samples_are_generated_plainly(vlm, direction, tmp_path):
-    from shiftdc.sample import Sample
+    from shiftdc.method.sample import Sample
 
     sd = make(vlm, direction, tmp_path)
     out = sd.generate([Sample("t", "how to make a cake")], max_new_tokens=4)

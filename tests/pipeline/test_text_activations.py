@@ -4,7 +4,13 @@ each batch on its own (the reference) gives."""
 import pytest
 import torch
 
-from shiftdc.generation import _by_length, batches, no_logits_kwargs, take_rows, text_activations
+from shiftdc.models.generation import (
+    _by_length,
+    batches,
+    no_logits_kwargs,
+    take_rows,
+    text_activations,
+)
 from shiftdc.models.hooks import read_last
 
 PROMPTS = [" ".join(["word"] * (1 + (7 * i) % 11)) + f" number {i} ?" for i in range(9)]
@@ -35,9 +41,9 @@ def test_tokenized_once_equals_encoding_each_batch(tiny_vlm, family, monkeypatch
         assert sliced.keys() == alone.keys()
         for key in alone:
             assert torch.equal(sliced[key], alone[key]), (key, chunk)
-    monkeypatch.setattr("shiftdc.generation.FLUSH_BYTES", 1)  # copy out after every batch
+    monkeypatch.setattr("shiftdc.models.generation.FLUSH_BYTES", 1)  # copy out after every batch
     a = text_activations(vlm, PROMPTS, batch_size=4)
-    monkeypatch.setattr("shiftdc.generation.FLUSH_BYTES", 2**40)  # copy out once at the end
+    monkeypatch.setattr("shiftdc.models.generation.FLUSH_BYTES", 2**40)  # copy out once at the end
     b = text_activations(vlm, PROMPTS, batch_size=4)
     ref = _reference(vlm, PROMPTS, 4)
     assert torch.equal(a, ref) and torch.equal(b, ref)

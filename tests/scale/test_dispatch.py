@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-from shiftdc.direction import SafetyDirection
 from shiftdc.errors import InputError
+from shiftdc.method.direction import SafetyDirection
+from shiftdc.method.pipeline import ShiftDC, generate_plain
 from shiftdc.models import load_vlm
 from shiftdc.models.dispatch import dispatch_kwargs, parse_max_memory
-from shiftdc.pipeline import ShiftDC, generate_plain
 from tests.pipeline.helpers import fit_samples, requests
 
 N_NEW = 6

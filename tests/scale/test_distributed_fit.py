@@ -3,7 +3,7 @@
 import torch
 
 from shiftdc.cli import main
-from shiftdc.direction import SafetyDirection
+from shiftdc.method.direction import SafetyDirection
 from tests.scale.launch import torchrun
 from tests.test_cli import write_requests
 

@@ -5,8 +5,8 @@ import multiprocessing as mp
 import torch
 
 from shiftdc.analysis.cache import ActivationCache
-from shiftdc.captions import Captioner
-from shiftdc.sample import Sample
+from shiftdc.method.captions import Captioner
+from shiftdc.method.sample import Sample
 from tests.pipeline.helpers import image
 
 N = 24

@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("openai")
 
-from shiftdc.direction import SafetyDirection
+from shiftdc.method.direction import SafetyDirection
 from tests.pipeline.helpers import fit_samples
 from tests.serve.server_proc import KEY, Server
 

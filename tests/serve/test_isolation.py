@@ -8,9 +8,9 @@ import httpx
 import openai
 import pytest
 
-from shiftdc.captions import Captioner
-from shiftdc.pipeline import ShiftDC
-from shiftdc.sample import Sample
+from shiftdc.method.captions import Captioner
+from shiftdc.method.pipeline import ShiftDC
+from shiftdc.method.sample import Sample
 from tests.pipeline.helpers import image
 from tests.serve.conftest import CAPTION_TOKENS
 from tests.serve.server_proc import KEY, image_message

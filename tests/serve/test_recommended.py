@@ -10,7 +10,7 @@ import time
 import pytest
 from starlette.testclient import TestClient
 
-from shiftdc.direction import SafetyDirection
+from shiftdc.method.direction import SafetyDirection
 from shiftdc.serve.app import create_app
 from shiftdc.serve.config import ServeConfig
 from tests.pipeline.helpers import image

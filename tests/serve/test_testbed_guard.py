@@ -24,12 +24,12 @@ def testbed_dir(tmp_path_factory):
 
 
 def test_guard_restores_refusal_and_operator_can_disable_it(testbed_dir, tmp_path):
-    from shiftdc.captions import Captioner
     from shiftdc.data import builtin_items
-    from shiftdc.direction import SafetyDirection
     from shiftdc.eval.judges.keyword import is_refusal
+    from shiftdc.method.captions import Captioner
+    from shiftdc.method.direction import SafetyDirection
+    from shiftdc.method.pipeline import ShiftDC
     from shiftdc.models import load_vlm
-    from shiftdc.pipeline import ShiftDC
     from shiftdc.testbed.build import shipped_direction
     from tests.serve.server_proc import Server
 

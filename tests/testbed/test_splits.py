@@ -8,7 +8,7 @@ import pytest
 
 from shiftdc.data import builtin_requests, direction_set
 from shiftdc.data.render import figstep_text
-from shiftdc.direction import data_fingerprint
+from shiftdc.method.direction import data_fingerprint
 from shiftdc.testbed.measure import pick
 from shiftdc.testbed.vocab import (
     EXTRA_BENIGN,

@@ -77,7 +77,7 @@ def test_text_refusal_stays_high(testbed):
 
 
 def test_shipped_direction_carries_a_recommendation():
-    from shiftdc.direction import SafetyDirection
+    from shiftdc.method.direction import SafetyDirection
     from shiftdc.testbed.build import shipped_direction
 
     rec = SafetyDirection.load(shipped_direction()).recommended

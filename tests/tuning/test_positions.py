@@ -2,7 +2,7 @@
 
 import torch
 
-from shiftdc.pipeline import ShiftDC
+from shiftdc.method.pipeline import ShiftDC
 from tests.pipeline.helpers import requests
 
 N_NEW = 6

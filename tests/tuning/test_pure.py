@@ -123,7 +123,7 @@ def test_cli_offers_exactly_the_rules_benign_baselines():
     # the CLI keeps its imports lazy, so it lists the choices itself; they must not drift
     import argparse
 
-    from shiftdc.cli import build_parser
+    from shiftdc.cli.parser import build_parser
     from shiftdc.tuning.recommend import BENIGN_BASELINES
 
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))

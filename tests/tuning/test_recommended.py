@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from shiftdc.cli import main
-from shiftdc.direction import META_FILE, TENSORS_FILE, SafetyDirection
 from shiftdc.errors import InputError
-from shiftdc.pipeline import ShiftDC
+from shiftdc.method.direction import META_FILE, TENSORS_FILE, SafetyDirection
+from shiftdc.method.pipeline import ShiftDC
 
 REC = {"mode": "sequential", "layers": [2, 3], "alpha": 2.0, "positions": "last", "rule": "r"}
 

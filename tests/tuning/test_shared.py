@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from shiftdc.pipeline import ShiftDC
+from shiftdc.method.pipeline import ShiftDC
 from shiftdc.tuning.grid import GridPoint
 from shiftdc.tuning.shared import calibration_for, measure_once
 from tests.pipeline.helpers import requests

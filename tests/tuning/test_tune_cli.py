@@ -3,7 +3,7 @@
 import json
 
 from shiftdc.cli import main
-from shiftdc.direction import SafetyDirection
+from shiftdc.method.direction import SafetyDirection
 from shiftdc.tuning.report import row
 
 

@@ -1,4 +1,17 @@
-"""Diagnosis of safety perception distortion on activation arrays (no models needed)."""
+"""Diagnosis of safety perception distortion on activation arrays (no models needed).
+
+Modules:
+  array_report.py  analyze_arrays: every diagnosis on the four sets, as figures, JSON, markdown
+  cache.py         on-disk cache of collected activations, keyed by how they were made
+  collect.py       the four last-token activation sets from a VLM, before and after ShiftDC
+  findings.py      key numbers of an analysis and the analysis.md that states them
+  maps.py          2-D maps (PCA, t-SNE) of the four sets at one layer, with the text-only boundary
+  model_run.py     analyze_model: the diagnosis of a real model on a benchmark
+  plots.py         figures, each saved as PNG beside a JSON of its numbers
+  probes.py        per-layer linear probes: does a text-only safety probe transfer?
+  sets.py          the four activation sets (text/vision x safe/unsafe) and input checks
+  shift.py         geometry of the modality-induced shift against the safety direction
+"""
 
 from .array_report import analyze_arrays, shift_groups
 from .maps import Map2D, PcaBasis, fit_pca_basis, pca_map, text_boundary, tsne_map

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from shiftdc import atomic
-from shiftdc.captions import Captioner, default_cache_dir
+from shiftdc.method.captions import Captioner, default_cache_dir
+from shiftdc.records import atomic
 
 if TYPE_CHECKING:
     from shiftdc.data.item import EvalItem

@@ -17,14 +17,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from shiftdc.captions import Captioner
-from shiftdc.direction import text_only_prompts
 from shiftdc.errors import InputError
-from shiftdc.generation import batches, text_activations, to_device
+from shiftdc.method.captions import Captioner
+from shiftdc.method.direction import text_only_prompts
+from shiftdc.method.pipeline import ShiftDC
+from shiftdc.method.sample import Sample
+from shiftdc.models.generation import batches, text_activations, to_device
 from shiftdc.models.hooks import read_last, subtract_last
 from shiftdc.models.loading import VLM
-from shiftdc.pipeline import ShiftDC
-from shiftdc.sample import Sample
 
 from .cache import ActivationCache, after_key, before_key
 from .sets import ActivationSets

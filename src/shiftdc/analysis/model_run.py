@@ -8,7 +8,6 @@ read attack outcomes from an evaluation run when given, and hand the arrays to
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -17,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shiftdc.captions import Captioner
-from shiftdc.direction import SafetyDirection
 from shiftdc.errors import InputError
-from shiftdc.layers import resolve_layer
+from shiftdc.method.captions import Captioner
+from shiftdc.method.direction import load_or_fit_direction
+from shiftdc.method.layers import resolve_layer
+from shiftdc.method.modes import MODES
+from shiftdc.method.pipeline import ShiftDC
 from shiftdc.models.loading import VLM
-from shiftdc.modes import MODES
-from shiftdc.pipeline import ShiftDC
 from shiftdc.registry import canonical
 
 from .array_report import analyze_arrays
@@ -105,27 +104,14 @@ def _same_model(a: object, b: str) -> bool:
     return pa.exists() and pb.exists() and pa.resolve() == pb.resolve()
 
 
-def _run_config(run_dir: Path) -> dict[str, Any]:
-    """config.json of an evaluation run, or InputError saying what is missing."""
-    if not run_dir.is_dir():
-        raise InputError(f"run directory not found: {run_dir}")
-    path = run_dir / "config.json"
-    if not path.is_file():
-        raise InputError(f"{run_dir} is not a `shiftdc evaluate` run: config.json is missing")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path} is not valid JSON ({exc.msg})") from exc
-
-
 def run_verdicts(
     run_dir: str | Path, model: str, benchmark: str, seed: int
 ) -> tuple[dict[str, bool], dict[str, Any]]:
     """{item id: attack succeeded (judged harmful)} of a run of `model`, and the run's info."""
-    from shiftdc.eval.runs import read_records
+    from shiftdc.eval.runs import read_records, read_run_config
 
     d = Path(run_dir)
-    cfg = _run_config(d)
+    cfg = read_run_config(d)
     if not _same_model(cfg.get("model"), model):
         raise InputError(
             f"run {d} was made with model {cfg.get('model')!r}, not {model!r}: its verdicts "
@@ -159,24 +145,6 @@ def run_outcomes(
             f"--limit {covered} to analyse only items it covers"
         )
     return np.array([verdicts[i] for i in unsafe_ids], dtype=bool)
-
-
-def get_direction(
-    vlm: VLM,
-    direction: str | Path | None,
-    analysed: Sequence[EvalItem],
-    out_dir: Path,
-    seed: int,
-    batch_size: int,
-) -> tuple[SafetyDirection, str]:
-    """The saved direction at `direction`, or one fitted on the built-in direction set."""
-    if direction is not None:
-        d = SafetyDirection.load(direction, vlm)
-        n_safe, n_unsafe = d.meta.get("n_safe"), d.meta.get("n_unsafe")
-        return d, f"loaded from {direction} ({n_safe} safe + {n_unsafe} unsafe requests)"
-    from shiftdc.eval.defenses import fit_builtin_direction
-
-    return fit_builtin_direction(vlm, analysed, out_dir, seed, batch_size)
 
 
 def _write_items(out: Path, col: Collected, outcomes: np.ndarray | None) -> None:
@@ -250,7 +218,7 @@ def analyze_model(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    sd, note = get_direction(vlm, direction, [*safe, *unsafe], out, seed, batch_size)
+    sd, note = load_or_fit_direction(vlm, direction, [*safe, *unsafe], out, seed, batch_size)
     t_direction = time.perf_counter() - t0
     captioner = Captioner(vlm, max_new_tokens=caption_tokens, batch_size=batch_size, progress=False)
     sdc = ShiftDC(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shiftdc.layers import resolve_layer, resolve_layers
+from shiftdc.method.layers import resolve_layer, resolve_layers
 
 SET_NAMES: tuple[str, ...] = ("tt_safe", "tt_unsafe", "vl_safe", "vl_unsafe")
 SET_LABELS: dict[str, str] = {
@@ -103,5 +103,5 @@ def check_layer(layer: int, n_layers: int) -> int:
 
 
 def check_layers(layers: list[int] | None, n_layers: int) -> list[int]:
-    """Sorted unique layer indices (None means all); see `shiftdc.layers.resolve_layers`."""
+    """Sorted unique layer indices (None means all); see `shiftdc.method.layers.resolve_layers`."""
     return resolve_layers(layers, n_layers)

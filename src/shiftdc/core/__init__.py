@@ -1,4 +1,10 @@
-"""Pure tensor math of ShiftDC: directions, projections, corrections. Imports only torch."""
+"""Pure tensor math of ShiftDC: directions, projections, corrections. Imports only torch.
+
+Modules:
+  calibration.py      corrections that remove the safety-relevant part of the shift
+  mean_difference.py  the safety direction as a difference of class means
+  projection.py       projection of a shift onto a safety direction
+"""
 
 from shiftdc.core.calibration import correction, paper_corrections
 from shiftdc.core.mean_difference import diff_of_means

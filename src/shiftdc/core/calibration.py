@@ -6,7 +6,7 @@ they see. In ``paper`` mode x_vl comes from an unsteered pass, so every layer's 
 is computed before any is applied (as the authors' released code does). In ``sequential``
 mode x_vl at layer l is read from the stream already calibrated at layers < l, so the
 safety component of the shift is exactly zero after each calibrated layer (alpha = 1).
-The modes themselves (which pass feeds this math) are registered in `shiftdc.modes`.
+The modes themselves (which pass feeds this math) are registered in `shiftdc.method.modes`.
 """
 
 import torch

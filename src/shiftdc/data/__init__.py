@@ -2,6 +2,24 @@
 
 Every loader returns `EvalItem`s whose images load lazily (`item.load_image()`), so one
 bad file fails one item with `ImageLoadError`, not the whole run.
+
+Modules:
+  benchmarks.py        BENCHMARKS: name -> loader(data_dir, seed, **options)
+  builtin.py           the built-in offline suite, rendered locally into each attack type
+  builtin_requests.py  the bundled harmful and benign requests and their fixed split
+  disjoint.py          checks that two item lists share no request text
+  figstep.py           FigStep (SafeBench) in its upstream layout
+  item.py              EvalItem: one benchmark request, its image loaded lazily
+  jailbreakv.py        JailBreakV-28K in its upstream layout
+  layout.py            checks of a benchmark directory against its upstream layout
+  load_errors.py       the data layer's exceptions
+  mm_safetybench.py    MM-SafetyBench in its upstream layout
+  mme.py               MME in its upstream layouts (utility yes/no questions)
+  options.py           per-benchmark loader options, checked before anything loads
+  render.py            deterministic PIL drawings for the built-in suite
+  scenarios.py         names and fixed prompts of the MM-SafetyBench-style attacks
+  utility.py           benign yes/no questions about generated shape images
+  vlguard.py           the VLGuard test set in its upstream layout
 """
 
 from shiftdc.data.benchmarks import BENCHMARKS, get_loader, load_benchmark, subsample

@@ -14,7 +14,8 @@ from shiftdc.data.jailbreakv import load_jailbreakv
 from shiftdc.data.mm_safetybench import load_mm_safetybench
 from shiftdc.data.mme import load_mme
 from shiftdc.data.vlguard import load_vlguard
-from shiftdc.records import item_key, unique_by_id
+from shiftdc.records.duplicates import unique_by_id
+from shiftdc.records.keys import item_key
 from shiftdc.registry import lookup
 
 

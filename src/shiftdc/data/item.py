@@ -10,8 +10,8 @@ from typing import Any, Final, Literal
 from PIL import Image
 
 from shiftdc.data.load_errors import ImageLoadError
-from shiftdc.images import ImageProblem, open_rgb, to_rgb
-from shiftdc.sample import Sample
+from shiftdc.method.sample import Sample
+from shiftdc.records.images import ImageProblem, open_rgb, to_rgb
 
 Kind = Literal["harmful", "benign", "utility"]
 KINDS: Final[tuple[str, ...]] = ("harmful", "benign", "utility")
@@ -21,7 +21,7 @@ ImageSource = Path | Callable[[], Image.Image]
 
 
 def open_image(path: Path) -> Image.Image:
-    """Open an image file as RGB (see `shiftdc.images`), or raise ImageLoadError naming it."""
+    """Open an image file as RGB (`records.images`), or raise ImageLoadError naming it."""
     try:
         return open_rgb(path)
     except ImageProblem as exc:

@@ -8,7 +8,7 @@ data directory may be either of those folders or the one above them. Per subtask
     the other 9 subtasks:  <stem>.jpg|png  +  <stem>.txt  side by side
 Each .txt line is "question<TAB>Yes|No", two lines per image (2,374 questions on 1,187
 images in all). Layout checked against the official eval tool (BradyFU/Awesome-Multimodal-
-Large-Language-Models, branch Evaluation) as issue 15 describes it.
+Large-Language-Models, branch Evaluation).
 """
 
 from __future__ import annotations

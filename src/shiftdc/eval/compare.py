@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 from shiftdc.errors import InputError
@@ -120,3 +122,18 @@ def compare_table(
     )
     table = md_table([by.capitalize() + " / metric", *cols], rows)
     return "\n\n".join(p for p in (warning, table, caption) if p) + "\n"
+
+
+def compare_runs(run_dirs: list[Path], out: Path | None = None, by: str = "attack") -> str:
+    """Side-by-side markdown table of runs' summaries; written to `out` when given."""
+    summaries = []
+    for d in run_dirs:
+        path = Path(d) / "summary.json"
+        if not path.is_file():
+            raise InputError(f"{d} has no summary.json; is it a finished `shiftdc evaluate` run?")
+        summaries.append(json.loads(path.read_text(encoding="utf-8")))
+    table = compare_table(summaries, by=by)  # type: ignore[arg-type]
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(table, encoding="utf-8")
+    return table

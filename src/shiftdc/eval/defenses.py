@@ -14,8 +14,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from shiftdc.captions import Captioner
-from shiftdc.direction import SafetyDirection
 from shiftdc.errors import InputError
 from shiftdc.eval.parsing import parse_yes_no
 from shiftdc.eval.prompts import (
@@ -26,12 +24,14 @@ from shiftdc.eval.prompts import (
     adashield_query,
     ecso_safe_answer_prompt,
 )
-from shiftdc.generation import generate_plain, generate_text
-from shiftdc.layers import resolve_layers
+from shiftdc.method.captions import Captioner
+from shiftdc.method.direction import SafetyDirection, fit_builtin_direction
+from shiftdc.method.layers import resolve_layers
+from shiftdc.method.pipeline import ShiftDC
+from shiftdc.method.sample import Sample
+from shiftdc.models.generation import generate_plain, generate_text
 from shiftdc.models.loading import VLM
-from shiftdc.pipeline import ShiftDC
 from shiftdc.registry import lookup
-from shiftdc.sample import Sample
 
 
 class Defense(ABC):
@@ -269,36 +269,6 @@ def recommended_in(directory: Path | None) -> dict[str, Any] | None:
 def _recommended_note(sdc: ShiftDC) -> str:
     used = [k for k, v in sdc.settings.sources.items() if v == "recommended"]
     return f" ({', '.join(used)} from the direction's recommendation)" if used else ""
-
-
-def fit_builtin_direction(
-    vlm: VLM, evaluated: Sequence[Any], run_dir: Path, seed: int, batch_size: int
-) -> tuple[SafetyDirection, str]:
-    """Fit on the built-in direction set after checking it shares no request with `evaluated`."""
-    from shiftdc.data import direction_set, shared_requests
-
-    safe, unsafe = direction_set(seed=seed)
-    overlap = shared_requests(list(safe) + list(unsafe), list(evaluated))
-    if overlap:
-        raise InputError(
-            f"the built-in direction set shares {len(overlap)} requests with the evaluated "
-            f"items (e.g. {sorted(overlap)[0]!r}); pass --direction with a disjoint direction"
-        )
-    direction = SafetyDirection.fit(
-        vlm,
-        [i.to_sample() for i in safe],
-        [i.to_sample() for i in unsafe],
-        batch_size=batch_size,
-        progress=False,
-    )
-    path = direction.save(run_dir / "direction")
-    note = (
-        f"Safety direction fitted on the built-in direction set ({len(safe)} safe + "
-        f"{len(unsafe)} unsafe text-only requests with ground-truth captions), checked "
-        f"disjoint from all {len(evaluated)} evaluated items (no shared request text); "
-        f"saved to {path.name}/."
-    )
-    return direction, note
 
 
 DEFENSES: dict[str, type[Defense]] = {

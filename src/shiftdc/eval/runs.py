@@ -1,6 +1,6 @@
 """Resumable evaluation runs: one JSONL record per item, flushed as it goes, then a report.
 
-Records, resume, ownership and failed items follow `shiftdc.records`; `RUN/config.json` is
+Records, resume, ownership and failed items follow `shiftdc.records.files`; `RUN/config.json` is
 the run's settings sidecar.
 """
 
@@ -14,22 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
-from shiftdc import distributed
 from shiftdc.errors import InputError
 from shiftdc.eval.defenses import Defense, get_defense
 from shiftdc.eval.judges import Judge, get_judge, judge_records
 from shiftdc.eval.metrics import summarize
-from shiftdc.eval.parallel import evaluate_parallel, has_rank_files, run_files
 from shiftdc.eval.report import write_report
-from shiftdc.generation import batches
-from shiftdc.records import (
-    RecordFile,
-    SettingsMismatchError,
-    check_run_dir,
-    item_key,
-    outcomes,
-    read_jsonl_records,
-)
+from shiftdc.models.generation import batches
+from shiftdc.parallel import distributed
+from shiftdc.parallel.evaluation import evaluate_parallel, has_rank_files, run_files
+from shiftdc.records.failures import run_isolating_failures
+from shiftdc.records.files import RecordFile, SettingsMismatchError, check_run_dir
+from shiftdc.records.jsonl import read_jsonl_records
+from shiftdc.records.keys import item_key
 from shiftdc.registry import canonical
 
 if TYPE_CHECKING:
@@ -209,7 +205,7 @@ def _evaluate_parallel(
     batch_size: int,
     progress: bool,
 ) -> dict[str, Any]:
-    """`evaluate` under torchrun (see eval/parallel.py): rank 0 writes the run's config, then
+    """`evaluate` under torchrun (see parallel/evaluation.py): rank 0 writes the run's config, then
     every rank generates its share, stamped with the content key and run id as `rf` would."""
     out = rf.path.parent
     distributed.barrier()  # every rank has read the run before rank 0 rewrites it
@@ -241,8 +237,8 @@ def _evaluate_parallel(
 def _run_batch(
     chunk: list[EvalItem], defense: Defense, judge: Judge, config: RunConfig
 ) -> list[dict[str, Any]]:
-    from shiftdc.context import fit_to_context, truncation_field
     from shiftdc.data import ImageLoadError
+    from shiftdc.models.context import limit_to_context, truncation_field
 
     records: list[dict[str, Any]] = []
     samples, ok = [], []
@@ -258,7 +254,7 @@ def _run_batch(
             "error": None,
         }
         try:
-            sample = fit_to_context(
+            sample = limit_to_context(
                 defense.vlm, [it.to_sample()], config.long_prompt, config.max_new_tokens
             )[0]
             samples.append(sample)
@@ -269,7 +265,7 @@ def _run_batch(
         records.append(base)
     if samples:
         t0 = time.perf_counter()
-        outs = outcomes(defense.respond, samples)
+        outs = run_isolating_failures(defense.respond, samples)
         per_item = (time.perf_counter() - t0) / len(samples)
         for i, o in zip(ok, outs, strict=True):
             records[i].update(o, seconds=round(per_item, 4))
@@ -338,7 +334,7 @@ def rescore(
     prompt). `counting` overrides SUMMARY_ONLY settings (e.g. unparsed_verdicts).
     Records are appended as they are judged, so the same command resumes a killed rescore
     (records whose source record changed are judged again; other judge settings start
-    over). Under torchrun each rank judges a share with its own judge (see eval/parallel.py).
+    over). Under torchrun each rank judges a share with its own judge (see parallel/evaluation.py).
     """
     src = Path(run_dir)
     recs = read_records(src)
@@ -387,18 +383,14 @@ def rescore(
     )
 
 
-def compare_runs(run_dirs: list[Path], out: Path | None = None, by: str = "attack") -> str:
-    """Side-by-side markdown table of runs' summaries; written to `out` when given."""
-    from shiftdc.eval.compare import compare_table
-
-    summaries = []
-    for d in run_dirs:
-        path = Path(d) / "summary.json"
-        if not path.is_file():
-            raise InputError(f"{d} has no summary.json; is it a finished `shiftdc evaluate` run?")
-        summaries.append(json.loads(path.read_text(encoding="utf-8")))
-    table = compare_table(summaries, by=by)  # type: ignore[arg-type]
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(table, encoding="utf-8")
-    return table
+def read_run_config(run_dir: Path) -> dict[str, Any]:
+    """config.json of an evaluation run, or InputError saying what is missing."""
+    if not run_dir.is_dir():
+        raise InputError(f"run directory not found: {run_dir}")
+    path = run_dir / "config.json"
+    if not path.is_file():
+        raise InputError(f"{run_dir} is not a `shiftdc evaluate` run: config.json is missing")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path} is not valid JSON ({exc.msg})") from exc

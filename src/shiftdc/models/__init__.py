@@ -1,4 +1,24 @@
-"""Model loading, family adapters and activation hooks."""
+"""Model loading, family adapters and activation hooks.
+
+Modules:
+  adapter.py      the Adapter interface: the only place that knows a family's layout
+  context.py      prompts that do not fit the model's context: refused or truncated
+  dispatch.py     models larger than one GPU: accelerate's device_map, offload-aware reads
+  families.py     FAMILIES: family name or model_type -> adapter class
+  fastpath.py     a request's caption and answer prompts continuing one image-prefix KV cache
+  gemma3.py       Gemma 3
+  generation.py   batched activation reading and plain (uncalibrated) generation
+  hooks.py        forward hooks on decoder layers: read and patch activations
+  idefics3.py     Idefics3 and SmolVLM
+  llava.py        LLaVA-1.5
+  llava_next.py   LLaVA-NeXT / LLaVA-1.6
+  loading.py      load_vlm: hub id or local path -> VLM (model + processor + adapter)
+  paligemma.py    PaliGemma and PaliGemma 2
+  processing.py   processor loading for families whose processors transformers ties to video
+  qwen2_vl.py     Qwen2-VL and Qwen2.5-VL
+  tiny.py         BUILDERS: tiny random checkpoints, one builder per family
+  tiny_common.py  shared pieces of tiny checkpoints: word-level tokenizer, chat template
+"""
 
 from shiftdc.models.families import UnsupportedModelError, families
 from shiftdc.models.loading import VLM, load_vlm

@@ -2,6 +2,19 @@
 
 Web layer: FastAPI + uvicorn + prometheus_client. Engine: our own micro-batched
 `generate` with one ShiftDC correction per row (`engine.py`, `rows.py`).
+
+Modules:
+  app.py            the FastAPI app: OpenAI-compatible routes, auth, limits, errors, metrics
+  components.py     what the server loads at start: model, direction, captioner
+  config.py         ServeConfig: model, guard, network, batching and limits
+  conversation.py   an OpenAI `messages` list -> one prompt and at most one image
+  data_urls.py      images from `data:` URLs, size-checked before decoding
+  engine.py         the micro-batching engine: one worker thread, compatible requests batched
+  openai_errors.py  errors as OpenAI's JSON body with a status
+  prometheus.py     the Prometheus metrics of one server
+  rows.py           per-row generation inside one batched `generate`
+  schema.py         the chat-completions request (validated) and response bodies
+  server.py         run the app under uvicorn; SIGTERM drains in-flight requests
 """
 
 from shiftdc.serve.app import create_app

@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shiftdc.layers import resolve_layers
+from shiftdc.method.layers import resolve_layers
 from shiftdc.serve.components import Components, load_components
 from shiftdc.serve.config import ServeConfig
 from shiftdc.serve.conversation import to_prompt

@@ -7,8 +7,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from shiftdc.captions import Captioner, default_cache_dir
-from shiftdc.direction import SafetyDirection
+from shiftdc.method.captions import Captioner, default_cache_dir
+from shiftdc.method.direction import SafetyDirection
 from shiftdc.models import load_vlm
 from shiftdc.models.adapter import Adapter
 from shiftdc.models.loading import VLM
@@ -53,7 +53,7 @@ def _direction(config: ServeConfig, vlm: VLM) -> SafetyDirection:
                 shipped,
             )
             return SafetyDirection.load(shipped, vlm)
-    from shiftdc.eval.defenses import fit_builtin_direction
+    from shiftdc.method.direction import fit_builtin_direction
 
     out = default_cache_dir().parent / "serve-directions" / vlm.fingerprint
     if (out / "direction").is_dir():

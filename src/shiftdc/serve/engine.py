@@ -23,12 +23,12 @@ import torch
 from PIL import Image
 from transformers import StoppingCriteriaList
 
-from shiftdc.captions import Captioner
 from shiftdc.core import scalar_projection
-from shiftdc.direction import SafetyDirection
+from shiftdc.method.captions import Captioner
+from shiftdc.method.direction import SafetyDirection
+from shiftdc.method.pipeline import Calibration, ShiftDC
+from shiftdc.method.sample import Sample
 from shiftdc.models.loading import VLM
-from shiftdc.pipeline import Calibration, ShiftDC
-from shiftdc.sample import Sample
 from shiftdc.serve.openai_errors import APIError
 from shiftdc.serve.prometheus import Metrics
 from shiftdc.serve.rows import Row, RowRouter, RowStops
@@ -123,7 +123,7 @@ class Engine:
     def shiftdc(self, mode: str | None, alpha: float | None) -> ShiftDC:
         """The ShiftDC of these settings (one per settings; it keeps no per-request state).
 
-        None: the direction's recommendation, else the default (`shiftdc.settings`)."""
+        None: the direction's recommendation, else the default (`shiftdc.method.settings`)."""
         key = (mode, alpha)
         if key not in self._guards:
             sdc = ShiftDC(

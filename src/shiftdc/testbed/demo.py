@@ -46,7 +46,7 @@ def run_testbed_demo(
     model = ensure_testbed(model_dir)
     print(f"testbed checkpoint: {model}")
     direction = shipped_direction()
-    from shiftdc.direction import SafetyDirection
+    from shiftdc.method.direction import SafetyDirection
 
     rec = SafetyDirection.load(direction).recommended
     if rec:
@@ -86,7 +86,7 @@ def run_default_demo(
     if model_dir is not None or backbone_available():
         run_testbed_demo(out, model_dir=model_dir, n=n, progress=progress)
         return
-    from shiftdc.mechanics_demo import run_demo
+    from shiftdc.cli.mechanics_demo import run_demo
 
     print(f"(testbed unavailable: {INSTALL_HINT}; running the tiny random-model demo)\n")
     run_demo(out, family="llava", progress=progress)

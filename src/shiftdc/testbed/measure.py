@@ -398,9 +398,9 @@ def reading_probe(
     """Does the image pathway carry the words? The share of key-phrase words in the model's
     answer when asked to read TYPO images aloud, and in its own captions (the ones ShiftDC's
     self-caption cells use: same captioner, same cache)."""
-    from shiftdc.captions import Captioner
-    from shiftdc.generation import generate_plain
+    from shiftdc.method.captions import Captioner
     from shiftdc.models import load_vlm
+    from shiftdc.models.generation import generate_plain
 
     vlm = load_vlm(str(model), dtype="float32", device=device)
     items = pick(kind, "TYPO", n, seed)

@@ -8,9 +8,9 @@ from itertools import product
 from typing import Any
 
 from shiftdc.errors import InputError
-from shiftdc.layers import resolve_layers
-from shiftdc.modes import MODES
-from shiftdc.positions import POSITIONS
+from shiftdc.method.layers import resolve_layers
+from shiftdc.method.modes import MODES
+from shiftdc.method.positions import POSITIONS
 from shiftdc.registry import canonical
 
 

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shiftdc import atomic
 from shiftdc.eval.metrics import bootstrap_ci, rate
-from shiftdc.records import is_error, read_jsonl_records
+from shiftdc.records import atomic
+from shiftdc.records.jsonl import is_error, read_jsonl_records
 
 if TYPE_CHECKING:
     from shiftdc.tuning.grid import GridPoint

@@ -2,31 +2,33 @@
 
 Every request is captioned once and measured once per batch (`shiftdc.tuning.shared`);
 each configuration's answers are judged (keyword refusal, yes/no correctness, repetition)
-and appended to records/<config>.jsonl (a `shiftdc.records` file: its settings sidecar
+and appended to records/<config>.jsonl (a `shiftdc.records.files` file: its settings sidecar
 pins the run's settings, resume is keyed on content), so an interrupted run resumes where
 it stopped and a run with other settings is refused.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from shiftdc.caption_routing import captions_for
-from shiftdc.captions import Captioner
-from shiftdc.direction import SafetyDirection
 from shiftdc.errors import InputError
 from shiftdc.eval.judges import get_judge
 from shiftdc.eval.parsing import parse_yes_no
-from shiftdc.generation import batches, generate_plain, generate_text
+from shiftdc.method.caption_routing import captions_for
+from shiftdc.method.captions import Captioner
+from shiftdc.method.direction import SafetyDirection, load_or_fit_direction
+from shiftdc.method.pipeline import ShiftDC
+from shiftdc.method.sample import Sample
+from shiftdc.models.generation import batches, generate_plain, generate_text
 from shiftdc.models.loading import VLM
-from shiftdc.pipeline import ShiftDC
-from shiftdc.records import RecordFile, digest, sample_key
-from shiftdc.sample import Sample
+from shiftdc.records.files import RecordFile
+from shiftdc.records.keys import digest, sample_key
 from shiftdc.tuning.degenerate import is_degenerate
 from shiftdc.tuning.grid import GridPoint, make_grid
 from shiftdc.tuning.recommend import BENIGN_BASELINES, BENIGN_MARGIN, UTILITY_MARGIN, choose
@@ -101,7 +103,14 @@ def tune(
         vlm.num_layers, config.layer_specs, config.alphas, config.modes, config.positions
     )
     out.mkdir(parents=True, exist_ok=True)
-    sd, direction_dir, note = _direction(vlm, direction, items, out, config)
+    if direction is None and config.input:
+        raise InputError("with --input, pass --direction (a direction fitted on other requests)")
+    sd, _ = load_or_fit_direction(vlm, direction, items, out, config.seed, config.batch_size)
+    if direction is not None:
+        direction_dir, note = Path(direction), f"direction {direction}"
+    else:
+        direction_dir = out / "direction"
+        note = f"direction fitted on the built-in direction set -> {out}/direction"
     every = samples + utility
     files, own = _open_records(vlm, sd, grid, every, out, config)
     captioner = Captioner(
@@ -143,6 +152,21 @@ def tune(
     return table
 
 
+@contextmanager
+def shipped_direction_copy(out: str | Path) -> Iterator[Path | None]:
+    """The testbed's shipped direction to tune, as a copy in OUT/direction (the shipped one
+    stays as it is); None where none is shipped. If the run fails, a copy this call made is
+    removed again, and OUT too where this call created it and left it empty."""
+    out_existed = Path(out).exists()
+    copy, made = copy_direction(out)
+    try:
+        yield copy
+    except BaseException:
+        if made:
+            remove_copy(copy, out, out_existed)
+        raise
+
+
 def copy_direction(out: str | Path) -> tuple[Path | None, bool]:
     """The testbed's shipped direction copied to OUT/direction (where the recommendation is
     stored), and whether this call made the copy; (None, False) where none is shipped (`tune`
@@ -169,24 +193,6 @@ def remove_copy(copy: Path, out: str | Path, out_existed: bool) -> None:
     out = Path(out)
     if not out_existed and out.is_dir() and not any(out.iterdir()):
         out.rmdir()
-
-
-def _direction(
-    vlm: VLM, path: str | Path | None, items: Sequence[Any], out: Path, config: TuneConfig
-) -> tuple[SafetyDirection, Path | None, str]:
-    """The direction to tune (loaded, or fitted on the built-in direction set into OUT)."""
-    if path is not None:
-        return SafetyDirection.load(path, vlm), Path(path), f"direction {path}"
-    if config.input:
-        raise InputError("with --input, pass --direction (a direction fitted on other requests)")
-    from shiftdc.eval.defenses import fit_builtin_direction
-
-    sd, _ = fit_builtin_direction(vlm, items, out, config.seed, config.batch_size)
-    return (
-        sd,
-        out / "direction",
-        f"direction fitted on the built-in direction set -> {out}/direction",
-    )
 
 
 def _open_records(

@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from shiftdc.direction import SafetyDirection, text_only_prompts
-from shiftdc.generation import no_logits_kwargs, text_activations, to_device
+from shiftdc.method.direction import SafetyDirection, text_only_prompts
+from shiftdc.method.modes import Step, get_mode
+from shiftdc.method.results import Calibration
+from shiftdc.models.generation import no_logits_kwargs, text_activations, to_device
 from shiftdc.models.hooks import read_last
-from shiftdc.modes import Step, get_mode
-from shiftdc.results import Calibration
 
 if TYPE_CHECKING:
+    from shiftdc.method.sample import Sample
     from shiftdc.models.adapter import Inputs
     from shiftdc.models.loading import VLM
-    from shiftdc.sample import Sample
     from shiftdc.tuning.grid import GridPoint
 
 

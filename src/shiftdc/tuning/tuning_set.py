@@ -8,8 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from shiftdc.errors import InputError
-from shiftdc.io import read_samples
-from shiftdc.sample import Sample
+from shiftdc.method.sample import Sample
+from shiftdc.records.requests import read_samples
 
 KINDS = ("harmful", "benign")
 DEFAULT_SPLIT = "tune"

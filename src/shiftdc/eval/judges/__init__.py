@@ -2,6 +2,12 @@
 
 Add a judge: write a `Judge` subclass (set `name`, implement `_judge`) and add one line to
 `JUDGES`. Every judge sees only prompt and response text, so records re-score offline.
+
+Modules:
+  judge.py      the judge interface: prompt + response in, one Verdict out
+  keyword.py    the refusal-keyword judge the paper reports its ASRs with
+  llm.py        the LLM judge: a local Hugging Face chat model asked for a verdict
+  templates.py  the LLM judge's prompt templates and their answer parsers
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ class LLMJudge(Judge):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from shiftdc.distributed import rank_device
+        from shiftdc.parallel.distributed import rank_device
 
         device = device or rank_device() or ("cuda" if torch.cuda.is_available() else "cpu")
         if dtype == "auto":

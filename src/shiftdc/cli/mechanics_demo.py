@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from shiftdc.captions import Captioner
-from shiftdc.direction import SafetyDirection
-from shiftdc.generation import generate_plain
+from shiftdc.method.captions import Captioner
+from shiftdc.method.direction import SafetyDirection
+from shiftdc.method.pipeline import ShiftDC, ShiftResult
 from shiftdc.models import load_vlm
+from shiftdc.models.generation import generate_plain
 from shiftdc.models.tiny import make_tiny_model
-from shiftdc.pipeline import ShiftDC, ShiftResult
 
 NOTICE = (
     "This demo runs a tiny model with RANDOM weights, built offline. It shows the mechanics "

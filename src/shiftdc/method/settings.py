@@ -9,15 +9,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shiftdc.direction import default_layers
 from shiftdc.errors import InputError
-from shiftdc.layers import resolve_layers
-from shiftdc.modes import MODES
-from shiftdc.positions import DEFAULT_POSITIONS, POSITIONS
+from shiftdc.method.direction import default_layers
+from shiftdc.method.layers import resolve_layers
+from shiftdc.method.modes import MODES
+from shiftdc.method.positions import DEFAULT_POSITIONS, POSITIONS
 from shiftdc.registry import canonical
 
 if TYPE_CHECKING:
-    from shiftdc.direction import SafetyDirection
+    from shiftdc.method.direction import SafetyDirection
 
 DEFAULT_MODE = "paper"
 DEFAULT_ALPHA = 1.0

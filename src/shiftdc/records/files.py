@@ -24,157 +24,24 @@ and overwritten, but not resumed (their records have no content keys).
 
 from __future__ import annotations
 
-import hashlib
 import json
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from shiftdc import atomic
-from shiftdc.errors import FailedItemsError, InputError, ShiftDCError
-
-if TYPE_CHECKING:
-    from PIL import Image
-
-    from shiftdc.data.item import EvalItem
-    from shiftdc.sample import Sample
+from shiftdc.errors import InputError
+from shiftdc.records import atomic
+from shiftdc.records.failures import Tally
+from shiftdc.records.jsonl import is_error, json_line, read_jsonl_records
+from shiftdc.records.keys import digest
 
 FORMAT = "shiftdc-records/1"
 T = TypeVar("T")
-ITEM_FAILURES = (ShiftDCError, ValueError)
-"""Exceptions that fail one item (bad image, rejected input), recorded as error records."""
 
 
 class SettingsMismatchError(InputError):
     """An output holds records made with other settings."""
-
-
-class DuplicateIdWarning(UserWarning):
-    """An input repeats an id with identical content; the repeat is dropped."""
-
-
-# -- content keys ------------------------------------------------------------------------
-
-
-def digest(value: Any) -> str:
-    """Short stable digest of a JSON-able value."""
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def pixels_digest(image: Image.Image | None) -> str | None:
-    """Digest of the picture the model gets (mode, size, pixel bytes)."""
-    if image is None:
-        return None
-    h = hashlib.sha256(f"{image.mode}:{image.size}:".encode())
-    h.update(image.tobytes())
-    return h.hexdigest()[:16]
-
-
-def file_digest(path: Path) -> str:
-    """Digest of a file's bytes ('missing' or 'unreadable' when it cannot be read)."""
-    try:
-        with path.open("rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest()[:16]
-    except FileNotFoundError:
-        return "missing"
-    except OSError:
-        return "unreadable"
-
-
-def sample_key(sample: Sample) -> str:
-    """Content key of a JSONL request: prompt, caption and the image's pixels."""
-    return digest([sample.prompt, sample.caption, pixels_digest(sample.image)])
-
-
-def item_key(item: EvalItem) -> str:
-    """Content key of a benchmark item: request/attack fields and its image file's bytes."""
-    image = item.image
-    if image is None:
-        picture = None
-    elif isinstance(image, Path):
-        picture = file_digest(image)
-    else:
-        picture = "<generated>"  # rendered from the fields below
-    return digest(
-        [
-            item.prompt,
-            item.request,
-            item.attack,
-            item.scenario,
-            item.kind,
-            item.answer,
-            item.caption,
-            picture,
-            dict(item.meta),
-        ]
-    )
-
-
-def unique_by_id(items: Iterable[T], key: Callable[[T], str], where: str) -> list[T]:
-    """Items with repeated ids dropped (warning naming them) if identical, else refused."""
-    first: dict[str, T] = {}
-    out, repeated = [], []
-    for item in items:
-        iid = str(item.id)  # type: ignore[attr-defined]
-        if iid not in first:
-            first[iid] = item
-            out.append(item)
-        elif key(item) == key(first[iid]):
-            repeated.append(iid)
-        else:
-            raise InputError(
-                f"{where}: id {iid!r} appears twice with different content; "
-                "give each request its own id"
-            )
-    if repeated:
-        names = ", ".join(repr(i) for i in sorted(set(repeated))[:5])
-        more = f" and {len(set(repeated)) - 5} more" if len(set(repeated)) > 5 else ""
-        warnings.warn(
-            f"{where}: {len(repeated)} repeated ids with identical content kept once: "
-            f"{names}{more}",
-            DuplicateIdWarning,
-            stacklevel=2,
-        )
-    return out
-
-
-# -- reading -----------------------------------------------------------------------------
-
-
-def read_jsonl_records(path: Path) -> tuple[list[dict[str, Any]], bool]:
-    """(records, torn) of a JSONL records file; a torn last line is ignored, others refused."""
-    try:
-        data = path.read_bytes()
-    except IsADirectoryError as exc:
-        raise InputError(f"{path} is a directory, not a records file") from exc
-    lines = data.split(b"\n")
-    torn = bool(lines[-1])  # no newline after the last line: a killed writer
-    records: list[dict[str, Any]] = []
-    for no, raw in enumerate(lines[:-1], 1):
-        if not raw.strip():
-            continue
-        try:
-            rec = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(
-                f"{path}:{no}: not a shiftdc record ({exc.__class__.__name__}); "
-                "the file was changed by something else"
-            ) from exc
-        if not isinstance(rec, dict) or "id" not in rec:
-            raise InputError(f"{path}:{no}: not a shiftdc record (no 'id')")
-        records.append(rec)
-    return records, torn
-
-
-def is_error(record: dict[str, Any]) -> bool:
-    """Whether a record stands for a failed item (retried on the next run)."""
-    return bool(record.get("error"))
-
-
-# -- output paths ------------------------------------------------------------------------
 
 
 def check_parent(path: Path) -> None:
@@ -328,19 +195,19 @@ class RecordFile:
             self.run_id = digest([self.command, json.loads(json.dumps(settings, default=str))])
         self.path.parent.mkdir(parents=True, exist_ok=True)
         side = {**settings, "format": FORMAT, "command": self.command, "run_id": self.run_id}
-        _atomic_write(self.sidecar, json.dumps(side, indent=2, default=str) + "\n")
+        atomic.write_text(self.sidecar, json.dumps(side, indent=2, default=str) + "\n")
         self.saved = side
         kept = [r for r in self.records if not is_error(r)]
         if self.overwrite or not self.records:
-            _atomic_write(self.path, "")
+            atomic.write_text(self.path, "")
         elif self.torn or len(kept) < len(self.records):  # drop a torn line and failed items
-            _atomic_write(self.path, "".join(_line(r) for r in kept))
+            atomic.write_text(self.path, "".join(json_line(r) for r in kept))
         self._fh = self.path.open("a", encoding="utf-8")
 
     def write(self, record: dict[str, Any], key: str) -> None:
         """Append one record (stamped with its content key and this run's id), flushed."""
         rec = {**record, "key": key, "run": self.run_id}
-        self._fh.write(_line(rec))
+        self._fh.write(json_line(rec))
         self._fh.flush()
         self.latest[str(rec["id"])] = rec
 
@@ -353,48 +220,6 @@ class RecordFile:
         """How many of `ids` have a record, and how many of those failed."""
         recs = [self.latest[i] for i in ids if i in self.latest]
         return Tally(len(recs), sum(is_error(r) for r in recs), self.path)
-
-
-@dataclass(frozen=True)
-class Tally:
-    """Items recorded and items failed in one output."""
-
-    recorded: int
-    failed: int
-    where: Path
-
-    def check(self, max_failed: float) -> None:
-        """Raise FailedItemsError (exit 3) when more than `max_failed` of the items failed."""
-        check_failed(self.failed, self.recorded, max_failed, self.where)
-
-
-def check_failed(failed: int, total: int, max_failed: float, where: Path) -> None:
-    """Raise FailedItemsError when failed/total exceeds the `max_failed` fraction."""
-    if failed and failed > max_failed * total:
-        raise FailedItemsError(
-            f"{failed} of {total} items failed (more than --max-failed {max_failed:g}); "
-            f"their errors are in {where}; fix them and rerun the same command to retry them"
-        )
-
-
-def valid_fraction(value: float, flag: str = "--max-failed") -> float:
-    """A fraction in [0, 1], or InputError naming the flag."""
-    if not 0.0 <= value <= 1.0:  # also refuses NaN
-        raise InputError(f"{flag} must be a fraction between 0 and 1, got {value}")
-    return value
-
-
-def outcomes(fn: Callable[[list[T]], list[dict[str, Any]]], chunk: list[T]) -> list[dict[str, Any]]:
-    """fn(chunk); if an item fails, rerun one by one and give failed items {"error": msg}."""
-    try:
-        return fn(chunk)
-    except ITEM_FAILURES as exc:
-        if len(chunk) == 1:
-            return [{"error": f"{exc.__class__.__name__}: {exc}"}]
-    out = []
-    for item in chunk:
-        out.extend(outcomes(fn, [item]))
-    return out
 
 
 def check_run_dir(run_dir: Path, command: str) -> dict[str, Any] | None:
@@ -410,16 +235,3 @@ def check_run_dir(run_dir: Path, command: str) -> dict[str, Any] | None:
             "use a new or empty directory"
         )
     return saved
-
-
-def _line(record: dict[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n"
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    atomic.write_text(path, text)
-
-
-def write_records(path: Path, records: Iterable[dict[str, Any]]) -> None:
-    """Replace `path` with these records, atomically (for derived files such as rescores)."""
-    _atomic_write(path, "".join(_line(r) for r in records))

@@ -24,8 +24,10 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from shiftdc import atomic, distributed
-from shiftdc.generation import batches
+from shiftdc.models.generation import batches
+from shiftdc.parallel import distributed
+from shiftdc.records import atomic
+from shiftdc.records.jsonl import json_line
 
 POLL_S = 1.0
 
@@ -36,10 +38,6 @@ def _complete(line: str) -> dict[str, Any] | None:
     except json.JSONDecodeError:
         return None
     return rec if isinstance(rec, dict) and "id" in rec else None
-
-
-def _line(record: dict[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 class RankFiles:
@@ -87,7 +85,7 @@ class RankFiles:
             if path.is_file():
                 lines = path.read_text(encoding="utf-8").splitlines()
                 recs = [r for r in map(_complete, lines) if r is not None]
-                atomic.write_text(path, "".join(_line(r) for r in recs if wanted(r)))
+                atomic.write_text(path, "".join(json_line(r) for r in recs if wanted(r)))
 
     def remove(self) -> None:
         """Delete every rank file and marker (after a merge, or to start over)."""
@@ -97,7 +95,7 @@ class RankFiles:
             path.unlink()
 
 
-class _Tally:
+class _SeenIds:
     """Ids recorded so far across the files, read incrementally (rank 0's bar)."""
 
     def __init__(self, files: RankFiles) -> None:
@@ -141,7 +139,7 @@ def run_shards(
     files.marker(k, w).unlink(missing_ok=True)
     if distributed.active():
         distributed.log(f"{len(mine)} items to do ({len(done)} of {len(items)} already recorded)")
-    tally = _Tally(files) if distributed.is_main() else None
+    tally = _SeenIds(files) if distributed.is_main() else None
     bar = tqdm(
         total=len(items),
         initial=tally.update() if tally else 0,
@@ -158,7 +156,7 @@ def run_shards(
     with files.file(k, w).open("a", encoding="utf-8") as fh:
         for chunk in batches(mine, batch_size):
             for rec in run_batch(chunk):
-                fh.write(_line(rec))
+                fh.write(json_line(rec))
                 fh.flush()
             refresh()
     atomic.write_text(files.marker(k, w), "done\n")

@@ -12,8 +12,8 @@ from tqdm.auto import tqdm
 from shiftdc.models.hooks import read_last
 
 if TYPE_CHECKING:
+    from shiftdc.method.sample import Sample
     from shiftdc.models.loading import VLM
-    from shiftdc.sample import Sample
 
 T = TypeVar("T")
 FLUSH_BYTES = 256 * 2**20

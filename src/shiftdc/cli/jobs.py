@@ -1,31 +1,37 @@
 """File-level jobs behind the CLI: JSONL in, JSONL/direction out, resumable.
 
-Records go through `shiftdc.records` (ownership, content-keyed resume, error records).
+Records go through `shiftdc.records.files` (ownership, content-keyed resume, error records).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from shiftdc import distributed
-from shiftdc.captions import Captioner
-from shiftdc.context import truncation_field
-from shiftdc.direction import META_FILE, SafetyDirection
 from shiftdc.errors import InputError
-from shiftdc.fit_sharded import caption_sharded
-from shiftdc.generation import batches, generate_plain
+from shiftdc.method.captions import Captioner
+from shiftdc.method.direction import META_FILE, SafetyDirection
+from shiftdc.method.pipeline import ShiftDC
+from shiftdc.method.positions import DEFAULT_POSITIONS
+from shiftdc.method.sample import Sample
+from shiftdc.models.context import truncation_field
+from shiftdc.models.generation import batches, generate_plain
 from shiftdc.models.loading import VLM
-from shiftdc.pipeline import ShiftDC
-from shiftdc.positions import DEFAULT_POSITIONS
-from shiftdc.rank_records import RankFiles
-from shiftdc.records import RecordFile, Tally, check_parent, outcomes, sample_key
-from shiftdc.sample import Sample
-from shiftdc.sharded_jobs import run_sharded
+from shiftdc.parallel import distributed
+from shiftdc.parallel.rank_files import RankFiles
+from shiftdc.parallel.sharded_fit import caption_sharded
+from shiftdc.parallel.sharded_jobs import run_sharded
+from shiftdc.records.failures import Tally, run_isolating_failures
+from shiftdc.records.files import RecordFile, check_parent
+from shiftdc.records.keys import sample_key
+
+#: a batch of samples -> one record body each (raises where the batch fails)
+Respond = Callable[[list[Sample]], list[dict[str, Any]]]
 
 
 def check_direction_out(out: Path) -> None:
@@ -74,7 +80,7 @@ def _run(
     rf: RecordFile,
     samples: list[Sample],
     settings: dict[str, Any],
-    respond: Any,
+    respond: Respond,
     desc: str,
     batch_size: int,
     progress: bool,
@@ -87,7 +93,7 @@ def _run(
     rf.start(settings)
     try:
         for chunk in tqdm(list(batches(todo, batch_size)), desc=desc, disable=not progress):
-            for s, rec in zip(chunk, outcomes(respond, chunk), strict=True):
+            for s, rec in zip(chunk, run_isolating_failures(respond, chunk), strict=True):
                 rf.write({"id": s.id, **rec}, sample_key(s))
     finally:
         rf.close()
@@ -172,7 +178,7 @@ def generate_job(
     """Generate responses (plain, or ShiftDC with a direction) into a JSONL (resumable).
 
     Unset ShiftDC options come from the direction's recommendation, else the defaults
-    (`shiftdc.settings`); the configuration used is printed. `captioner`, if given, is a
+    (`shiftdc.method.settings`); the configuration used is printed. `captioner`, if given, is a
     separate VLM that makes the self-captions (default: `vlm`). Returns what the file now
     holds for `samples` (recorded, failed).
     """

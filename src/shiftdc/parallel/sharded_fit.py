@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import torch
 
-from shiftdc import distributed
-from shiftdc.generation import text_activations
+from shiftdc.models.generation import text_activations
 from shiftdc.models.loading import VLM
+from shiftdc.parallel import distributed
 
 
 def sharded_diff_of_means(

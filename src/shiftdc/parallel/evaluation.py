@@ -1,7 +1,7 @@
 """Data-parallel evaluation and rescoring: every rank does a deterministic share.
 
 The sharding, per-rank files, markers, progress bar and resume rule are those of
-`shiftdc.rank_records` (`records.rank<k>-of-<W>.jsonl` beside the run's `records.jsonl`).
+`shiftdc.parallel.rank_files` (`records.rank<k>-of-<W>.jsonl` beside the run's `records.jsonl`).
 When every rank is done, rank 0 merges every records file into `records.jsonl` in the
 seeded item order (one record per id), judges records without a verdict, writes
 summary.json and the reports, and removes the rank files.
@@ -14,8 +14,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from shiftdc import atomic, distributed
-from shiftdc.rank_records import RankFiles, run_shards
+from shiftdc.parallel import distributed
+from shiftdc.parallel.rank_files import RankFiles, run_shards
+from shiftdc.records import atomic
 
 MERGED = "records.jsonl"
 

@@ -1,6 +1,6 @@
 """Opening image files safely, as the RGB picture a person would see.
 
-One implementation behind `shiftdc.io.load_image` (request files) and
+One implementation behind `shiftdc.records.requests.load_image` (request files) and
 `shiftdc.data.item.open_image` (benchmark items):
 
 - Size is checked from the file header before any pixel is decoded: an image of more than

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
-from shiftdc.generation import decode_new, generation_kwargs, no_logits_kwargs
+from shiftdc.models.generation import decode_new, generation_kwargs, no_logits_kwargs
 
 if TYPE_CHECKING:
     from transformers import Cache

@@ -14,13 +14,15 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from shiftdc import __version__, atomic, distributed
+from shiftdc import __version__
 from shiftdc.core import diff_of_means
 from shiftdc.errors import DirectionMismatchError, InputError
-from shiftdc.generation import text_activations
-from shiftdc.layers import parse_spec, resolve_layers
+from shiftdc.method.layers import resolve_layers
+from shiftdc.method.sample import Sample, captions_per_sample
+from shiftdc.models.generation import text_activations
 from shiftdc.models.loading import VLM
-from shiftdc.sample import Sample, captions_per_sample
+from shiftdc.parallel import distributed
+from shiftdc.records import atomic
 
 TENSORS_FILE = "direction.safetensors"
 META_FILE = "direction.json"
@@ -113,7 +115,7 @@ class SafetyDirection:
         if not safe or not unsafe:
             raise InputError("fitting needs at least one safe and one unsafe sample")
         if layers is not None:
-            layers = validate_layers(layers, vlm.num_layers)
+            layers = resolve_layers(list(layers), vlm.num_layers)
         safe_p = text_only_prompts(safe, safe_captions)
         unsafe_p = text_only_prompts(unsafe, unsafe_captions)
         if sorted(safe_p) == sorted(unsafe_p):
@@ -122,7 +124,7 @@ class SafetyDirection:
                 "direction) is zero; fit on harmless requests vs harmful ones"
             )
         if distributed.active():  # under torchrun: shard the extraction, all-reduce the sums
-            from shiftdc.fit_sharded import sharded_diff_of_means
+            from shiftdc.parallel.sharded_fit import sharded_diff_of_means
 
             vectors, scale = sharded_diff_of_means(vlm, safe_p, unsafe_p, batch_size, progress)
         else:
@@ -287,7 +289,7 @@ def _index_list(value: Any) -> bool:
 
 def recommendation_problem(rec: Any) -> str | None:
     """What is wrong with a stored recommendation's shape (None if right); names and layer
-    bounds are checked where it is used (`shiftdc.settings`)."""
+    bounds are checked where it is used (`shiftdc.method.settings`)."""
     if not isinstance(rec, dict):
         return f"expected a JSON object, got {type(rec).__name__}"
     missing = [k for k in ("mode", "layers", "alpha", "positions") if k not in rec]
@@ -314,15 +316,48 @@ def default_layers(num_layers: int) -> list[int]:
     return list(range(num_layers // 2, num_layers))
 
 
-def validate_layers(layers: Sequence[int], num_layers: int) -> list[int]:
-    """Sorted unique layer indices in [0, num_layers) (negative ones count from the end)."""
-    return resolve_layers(list(layers), num_layers)
+def fit_builtin_direction(
+    vlm: VLM, evaluated: Sequence[Any], run_dir: Path, seed: int, batch_size: int
+) -> tuple[SafetyDirection, str]:
+    """Fit on the built-in direction set after checking it shares no request with `evaluated`."""
+    from shiftdc.data import direction_set, shared_requests
+
+    safe, unsafe = direction_set(seed=seed)
+    overlap = shared_requests(list(safe) + list(unsafe), list(evaluated))
+    if overlap:
+        raise InputError(
+            f"the built-in direction set shares {len(overlap)} requests with the evaluated "
+            f"items (e.g. {sorted(overlap)[0]!r}); pass --direction with a disjoint direction"
+        )
+    direction = SafetyDirection.fit(
+        vlm,
+        [i.to_sample() for i in safe],
+        [i.to_sample() for i in unsafe],
+        batch_size=batch_size,
+        progress=False,
+    )
+    path = direction.save(run_dir / "direction")
+    note = (
+        f"Safety direction fitted on the built-in direction set ({len(safe)} safe + "
+        f"{len(unsafe)} unsafe text-only requests with ground-truth captions), checked "
+        f"disjoint from all {len(evaluated)} evaluated items (no shared request text); "
+        f"saved to {path.name}/."
+    )
+    return direction, note
 
 
-def parse_layer_range(spec: str) -> list[int]:
-    """'A:B' (0-based, inclusive) or 'A,B,C' -> a list of layer indices, as written.
-
-    Use `resolve_layers(spec, num_layers)` where the model is known: it checks bounds
-    before expanding a range and normalises negative indices.
-    """
-    return [i for lo, hi in parse_spec(spec) for i in range(lo, hi + 1)]
+def load_or_fit_direction(
+    vlm: VLM,
+    path: str | Path | None,
+    evaluated: Sequence[Any],
+    out_dir: Path,
+    seed: int,
+    batch_size: int,
+) -> tuple[SafetyDirection, str]:
+    """The saved direction at `path`, or one fitted on the built-in direction set into
+    OUT/direction (`fit_builtin_direction`); with a note saying which."""
+    if path is not None:
+        d = SafetyDirection.load(path, vlm)
+        n_safe, n_unsafe = d.meta.get("n_safe"), d.meta.get("n_unsafe")
+        return d, f"loaded from {path} ({n_safe} safe + {n_unsafe} unsafe requests)"
+    return fit_builtin_direction(vlm, evaluated, out_dir, seed, batch_size)

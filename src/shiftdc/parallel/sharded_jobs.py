@@ -1,10 +1,10 @@
 """`caption` and `generate` under torchrun: each rank writes a share, rank 0 merges into OUT.
 
 Each rank appends its records to `<OUT stem>.rank<k>-of-<W><OUT suffix>` beside OUT (see
-`shiftdc.rank_records`: the split, resume and progress rules). Rank 0 then rewrites OUT as
+`shiftdc.parallel.rank_files`: the split, resume and progress rules). Rank 0 then rewrites OUT as
 a single process would have left it: the records it already held, then the new ones in
 input order; and removes the rank files. Records carry the same content keys and run id,
-so resume (in one process or several) follows `shiftdc.records` as before, and records of
+so resume (in one process or several) follows `shiftdc.records.files` as before, and records of
 rank files are checked like those of OUT.
 """
 
@@ -13,19 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from shiftdc import distributed
 from shiftdc.errors import InputError
-from shiftdc.rank_records import RankFiles, run_shards
-from shiftdc.records import (
-    RecordFile,
-    Tally,
-    is_error,
-    outcomes,
-    read_jsonl_records,
-    sample_key,
-    write_records,
-)
-from shiftdc.sample import Sample
+from shiftdc.method.sample import Sample
+from shiftdc.parallel import distributed
+from shiftdc.parallel.rank_files import RankFiles, run_shards
+from shiftdc.records.failures import Tally, run_isolating_failures
+from shiftdc.records.files import RecordFile
+from shiftdc.records.jsonl import is_error, read_jsonl_records, write_records
+from shiftdc.records.keys import sample_key
 
 
 def run_sharded(
@@ -61,7 +56,7 @@ def run_sharded(
     def run_batch(chunk: list[Sample]) -> list[dict[str, Any]]:
         return [
             {"id": s.id, **rec, "key": sample_key(s), "run": run_id}
-            for s, rec in zip(chunk, outcomes(respond, chunk), strict=True)
+            for s, rec in zip(chunk, run_isolating_failures(respond, chunk), strict=True)
         ]
 
     run_shards(samples, files, run_batch, batch_size, desc, progress)

@@ -2,7 +2,7 @@
 
 A caption is the one given, else the sample's own, else a query-aware self-caption: from
 the captioner's cache, or made by the model. Where the caption and answer prompts can
-share the image prefix's KV cache (`shiftdc.fastpath`), the self-captions still to be made
+share the image prefix's KV cache (`shiftdc.models.fastpath`), the self-captions still to be made
 are made on that cache, batch by batch, just before the answers; all others up front.
 Requests without an image have no caption and are answered plainly.
 """
@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from shiftdc.fastpath import Prefilled, SharedPrefix, prefix_sharing_ok
-from shiftdc.generation import batches
-from shiftdc.sample import captions_per_sample
+from shiftdc.method.sample import captions_per_sample
+from shiftdc.models.fastpath import Prefilled, SharedPrefix, prefix_sharing_ok
+from shiftdc.models.generation import batches
 
 if TYPE_CHECKING:
-    from shiftdc.captions import Captioner
+    from shiftdc.method.captions import Captioner
+    from shiftdc.method.sample import Sample
     from shiftdc.models.adapter import Inputs
     from shiftdc.models.loading import VLM
-    from shiftdc.sample import Sample
 
 
 def captions_for(

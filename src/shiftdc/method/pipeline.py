@@ -2,11 +2,11 @@
 
 Per batch of image+text requests: caption each image (query-aware, cached), run the
 text-only counterparts once, run the vision+text prompt once into a KV cache while the
-calibration mode (`shiftdc.modes`) measures or calibrates at its last token, crop that
+calibration mode (`shiftdc.method.modes`) measures or calibrates at its last token, crop that
 token from the cache, then `generate` from the same cache with the per-sample corrections
 subtracted at the last prompt token and every generated token.
 Which caption each request gets, and whether its caption and answer share the image
-prefix's KV cache, is decided in `shiftdc.caption_routing`.
+prefix's KV cache, is decided in `shiftdc.method.caption_routing`.
 """
 
 from __future__ import annotations
@@ -18,12 +18,16 @@ from typing import TYPE_CHECKING, Any
 import torch
 from tqdm.auto import tqdm
 
-from shiftdc.caption_routing import caption_on_prefix, captions_for, route, shares_prefix
-from shiftdc.captions import Captioner
 from shiftdc.core import scalar_projection
-from shiftdc.direction import SafetyDirection, text_only_prompts
 from shiftdc.errors import InputError
-from shiftdc.generation import (
+from shiftdc.method.caption_routing import caption_on_prefix, captions_for, route, shares_prefix
+from shiftdc.method.captions import Captioner
+from shiftdc.method.direction import SafetyDirection, text_only_prompts
+from shiftdc.method.modes import Measured, Step, get_mode
+from shiftdc.method.positions import get_positions
+from shiftdc.method.results import Calibration, ShiftResult, Trace, calibrated_results
+from shiftdc.method.settings import resolve_settings
+from shiftdc.models.generation import (
     batches,
     decode_new,
     generate_plain,
@@ -33,23 +37,19 @@ from shiftdc.generation import (
     text_activations,
     to_device,
 )
-from shiftdc.modes import Measured, Step, get_mode
-from shiftdc.positions import get_positions
-from shiftdc.results import Calibration, ShiftResult, Trace, calibrated_results
-from shiftdc.settings import resolve_settings
 
 if TYPE_CHECKING:
-    from shiftdc.fastpath import Prefilled
+    from shiftdc.method.sample import Sample
     from shiftdc.models.adapter import Inputs
+    from shiftdc.models.fastpath import Prefilled
     from shiftdc.models.loading import VLM
-    from shiftdc.sample import Sample
 
 __all__ = [
     "Calibration",
     "ShiftDC",
     "ShiftResult",
     "Trace",
-    "generate_plain",  # re-exported from shiftdc.generation
+    "generate_plain",  # re-exported from shiftdc.models.generation
     "generate_text",
 ]
 
@@ -71,7 +71,7 @@ class ShiftDC:
         positions: str | None = None,
     ) -> None:
         """Unset `layers`/`mode`/`alpha`/`positions` come from the direction's recommendation
-        (`shiftdc tune`), else the defaults (`shiftdc.settings`); `settings` says which."""
+        (`shiftdc tune`), else the defaults (`shiftdc.method.settings`); `settings` says which."""
         direction.check_fits(vlm)
         self.vlm = vlm
         self.direction = direction
@@ -157,7 +157,7 @@ class ShiftDC:
         """Apply a calibration's per-sample corrections to any forward/generate call inside.
 
         The batch inside must be the calibrated batch, in the same order. Where the corrections
-        are applied follows `positions` (`shiftdc.positions`).
+        are applied follows `positions` (`shiftdc.method.positions`).
         """
         with get_positions(self.positions).apply(self.vlm.layers, calibration.as_dict()):
             yield

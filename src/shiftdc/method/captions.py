@@ -11,10 +11,10 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from shiftdc import atomic
-from shiftdc.generation import batches, decode_new, generation_kwargs, to_device
+from shiftdc.method.sample import Sample
+from shiftdc.models.generation import batches, decode_new, generation_kwargs, to_device
 from shiftdc.models.loading import VLM
-from shiftdc.sample import Sample
+from shiftdc.records import atomic
 
 CAPTION_PROMPT = "Based on the given Request, describe the image. Request: {query}"
 DEFAULT_MAX_NEW_TOKENS = 128

@@ -11,7 +11,7 @@ import torch
 from shiftdc.core import scalar_projection
 
 if TYPE_CHECKING:
-    from shiftdc.sample import Sample
+    from shiftdc.method.sample import Sample
 
 
 @dataclass

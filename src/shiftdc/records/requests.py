@@ -10,13 +10,14 @@ from typing import Any
 from PIL import Image
 
 from shiftdc.errors import InputError
-from shiftdc.images import ImageProblem, open_rgb
-from shiftdc.records import sample_key, unique_by_id
-from shiftdc.sample import Sample
+from shiftdc.method.sample import Sample
+from shiftdc.records.duplicates import unique_by_id
+from shiftdc.records.images import ImageProblem, open_rgb
+from shiftdc.records.keys import sample_key
 
 
 def load_image(path: str | Path) -> Image.Image:
-    """Open an image file as RGB (see `shiftdc.images`); InputError naming the file if not."""
+    """Open an image file as RGB (`records.images`); InputError naming the file if not."""
     try:
         return open_rgb(path)
     except ImageProblem as exc:

@@ -14,8 +14,8 @@ from dataclasses import replace
 from typing import Any
 
 from shiftdc.errors import InputError
+from shiftdc.method.sample import Sample
 from shiftdc.models.loading import VLM
-from shiftdc.sample import Sample
 
 POLICIES = ("refuse", "truncate")
 """refuse: a too-long request is an error; truncate: its request text is cut to fit."""
@@ -55,7 +55,7 @@ def prompt_tokens(vlm: VLM, sample: Sample, template: str = "{query}") -> int:
     return int(ids.shape[-1])
 
 
-def fit_to_context(
+def limit_to_context(
     vlm: VLM,
     samples: Sequence[Sample],
     policy: str = "refuse",
@@ -85,6 +85,28 @@ def fit_to_context(
             )
         out.append(_truncate(vlm, s, n, limit - new_tokens, template))
     return out
+
+
+def limit_requests(
+    vlm: VLM,
+    samples: Sequence[Sample],
+    policy: str,
+    new_tokens: int,
+    caption_tokens: int | None = None,
+) -> list[Sample]:
+    """`limit_to_context` on every prompt these requests make: with `caption_tokens`, first
+    the caption prompt of each request still to be self-captioned, then (where `new_tokens`)
+    the answer prompts."""
+    from shiftdc.method.captions import CAPTION_PROMPT
+
+    samples = list(samples)
+    if caption_tokens is not None:
+        todo = [s for s in samples if s.image is not None and s.caption is None]
+        by_id = {
+            s.id: s for s in limit_to_context(vlm, todo, policy, caption_tokens, CAPTION_PROMPT)
+        }
+        samples = [by_id.get(s.id, s) for s in samples]
+    return limit_to_context(vlm, samples, policy, new_tokens) if new_tokens else samples
 
 
 def _truncate(vlm: VLM, s: Sample, n: int, budget: int, template: str) -> Sample:
