@@ -98,3 +98,27 @@ def test_shiftdc_stays_selective(testbed):
 
     benign = _refusal(testbed, Condition("b", "benign", "TYPO", "shiftdc", "given"))
     assert benign <= BENIGN_SHIFTDC_REFUSAL_MEASURED + MARGIN
+
+
+def test_commands_on_the_testbed_use_its_shipped_direction_and_recommendation(testbed, tmp_path):
+    from shiftdc.errors import InputError
+    from shiftdc.eval.defenses import get_defense
+    from shiftdc.method.direction import SafetyDirection, load_or_fit_direction
+    from shiftdc.testbed.build import shipped_direction
+    from shiftdc.testbed.measure import pick
+
+    shipped = shipped_direction()
+    rec = SafetyDirection.load(shipped).recommended
+    defense = get_defense("shiftdc", testbed)  # no --direction: `evaluate --model <testbed>`
+    assert defense.settings()["direction"] == str(shipped)
+    assert defense.settings()["recommended"] == rec
+    notes = defense.setup(tmp_path, pick("harmful", "TYPO", 4, seed=0))
+    assert any("shipped" in n for n in notes)
+    assert not (tmp_path / "direction").exists()  # nothing was fitted
+    assert (defense.sdc.mode, defense.sdc.alpha) == (rec["mode"], rec["alpha"])
+    assert list(defense.sdc.layers) == rec["layers"]
+    from shiftdc.data import direction_set
+
+    safe, _ = direction_set(seed=0)
+    with pytest.raises(InputError, match="shares"):
+        load_or_fit_direction(testbed, None, list(safe)[:2], tmp_path, 0, 8)

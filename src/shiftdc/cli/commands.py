@@ -318,10 +318,14 @@ def cmd_tune(args: argparse.Namespace) -> None:
     direction = nullcontext(args.direction)
     if args.model is None:
         from shiftdc.testbed.build import ensure_testbed
-        from shiftdc.tuning.run import shipped_direction_copy
 
         args.model = str(ensure_testbed())
-        if args.direction is None:  # tune a copy: the shipped direction stays as it is
+    if args.direction is None:
+        from shiftdc.testbed.build import shipped_direction_for
+        from shiftdc.tuning.run import shipped_direction_copy
+
+        if shipped_direction_for(args.model) is not None:
+            # the testbed: tune a copy of its shipped direction, which stays as it is
             direction = shipped_direction_copy(args.out)
     with direction as path:
         table = tune(_load(args), args.out, config, direction=path)

@@ -25,7 +25,11 @@ from shiftdc.eval.prompts import (
     ecso_safe_answer_prompt,
 )
 from shiftdc.method.captions import Captioner
-from shiftdc.method.direction import SafetyDirection, fit_builtin_direction
+from shiftdc.method.direction import (
+    SafetyDirection,
+    load_or_fit_direction,
+    shipped_direction_of,
+)
 from shiftdc.method.layers import resolve_layers
 from shiftdc.method.pipeline import ShiftDC
 from shiftdc.method.sample import Sample
@@ -170,7 +174,9 @@ class ShiftDCDefense(Defense):
         super().__init__(vlm, **run)
         self.caption_tokens = caption_tokens
         self.captions = captions
-        self.direction_path = Path(direction) if direction is not None else None
+        self.given_direction = Path(direction) if direction is not None else None
+        # without --direction: the one that ships with the model (the testbed's), if any
+        self.direction_path = self.given_direction or shipped_direction_of(vlm)
         fixed = type(self).mode
         if mode is not None and fixed is not None and mode != fixed:
             raise InputError(
@@ -186,18 +192,18 @@ class ShiftDCDefense(Defense):
 
     def setup(self, run_dir: Path, evaluated: Sequence[Any], seed: int = 0) -> list[str]:
         notes = []
-        if self.direction_path is not None:
-            direction = SafetyDirection.load(self.direction_path, self.vlm)
+        if self.given_direction is not None:
+            direction = SafetyDirection.load(self.given_direction, self.vlm)
             notes.append(
-                f"Safety direction loaded from {self.direction_path} "
+                f"Safety direction loaded from {self.given_direction} "
                 f"({direction.meta.get('n_safe')} safe + "
                 f"{direction.meta.get('n_unsafe')} unsafe requests)."
             )
         else:
-            direction, note = fit_builtin_direction(
-                self.vlm, evaluated, run_dir, seed, self.batch_size
+            direction, note = load_or_fit_direction(
+                self.vlm, None, evaluated, run_dir, seed, self.batch_size
             )
-            notes.append(note)
+            notes.append(note if note.startswith("Safety") else f"Safety direction: {note}.")
         if not self.use_recommended and direction.recommended is not None:
             direction = direction.without_recommendation()
             notes.append("The direction's recommendation is ignored (built-in defaults).")

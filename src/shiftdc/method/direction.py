@@ -316,10 +316,16 @@ def default_layers(num_layers: int) -> list[int]:
     return list(range(num_layers // 2, num_layers))
 
 
-def fit_builtin_direction(
-    vlm: VLM, evaluated: Sequence[Any], run_dir: Path, seed: int, batch_size: int
-) -> tuple[SafetyDirection, str]:
-    """Fit on the built-in direction set after checking it shares no request with `evaluated`."""
+def shipped_direction_of(vlm: VLM) -> Path | None:
+    """The direction that ships with this model, recommendation included: the testbed's, when
+    `vlm` was loaded from a testbed built from the committed weights; None for other models."""
+    from shiftdc.testbed.build import shipped_direction_for  # the testbed is an optional part
+
+    return shipped_direction_for(vlm.name)
+
+
+def check_disjoint_from_direction_set(evaluated: Sequence[Any], seed: int) -> int:
+    """Raise when the built-in direction set shares a request with `evaluated`; its size."""
     from shiftdc.data import direction_set, shared_requests
 
     safe, unsafe = direction_set(seed=seed)
@@ -329,6 +335,17 @@ def fit_builtin_direction(
             f"the built-in direction set shares {len(overlap)} requests with the evaluated "
             f"items (e.g. {sorted(overlap)[0]!r}); pass --direction with a disjoint direction"
         )
+    return len(safe) + len(unsafe)
+
+
+def fit_builtin_direction(
+    vlm: VLM, evaluated: Sequence[Any], run_dir: Path, seed: int, batch_size: int
+) -> tuple[SafetyDirection, str]:
+    """Fit on the built-in direction set after checking it shares no request with `evaluated`."""
+    from shiftdc.data import direction_set
+
+    check_disjoint_from_direction_set(evaluated, seed)
+    safe, unsafe = direction_set(seed=seed)
     direction = SafetyDirection.fit(
         vlm,
         [i.to_sample() for i in safe],
@@ -354,8 +371,17 @@ def load_or_fit_direction(
     seed: int,
     batch_size: int,
 ) -> tuple[SafetyDirection, str]:
-    """The saved direction at `path`, or one fitted on the built-in direction set into
+    """The saved direction at `path`; without one, the direction that ships with the model
+    (`shipped_direction_of`), else one fitted on the built-in direction set into
     OUT/direction (`fit_builtin_direction`); with a note saying which."""
+    if path is None and (shipped := shipped_direction_of(vlm)) is not None:
+        check_disjoint_from_direction_set(evaluated, seed)
+        d = SafetyDirection.load(shipped, vlm)
+        return d, (
+            f"the testbed's shipped direction ({shipped}), fitted on the built-in direction "
+            f"set, checked disjoint from all {len(evaluated)} evaluated items"
+            + ("; its recommendation applies" if d.recommended else "")
+        )
     if path is not None:
         d = SafetyDirection.load(path, vlm)
         n_safe, n_unsafe = d.meta.get("n_safe"), d.meta.get("n_unsafe")

@@ -42,18 +42,16 @@ def _direction(config: ServeConfig, vlm: VLM) -> SafetyDirection:
     if config.direction is not None:
         log.info("safety direction loaded from %s", config.direction)
         return SafetyDirection.load(config.direction, vlm)
-    if config.model is None:
-        from shiftdc.testbed.build import shipped_direction
+    from shiftdc.method.direction import fit_builtin_direction, shipped_direction_of
 
-        shipped = shipped_direction()
-        if shipped is not None:
-            log.info(
-                "safety direction: the testbed's shipped one, fitted on the built-in "
-                "direction set (%s)",
-                shipped,
-            )
-            return SafetyDirection.load(shipped, vlm)
-    from shiftdc.method.direction import fit_builtin_direction
+    shipped = shipped_direction_of(vlm)  # the testbed, by default or by path
+    if shipped is not None:
+        log.info(
+            "safety direction: the testbed's shipped one, fitted on the built-in "
+            "direction set (%s)",
+            shipped,
+        )
+        return SafetyDirection.load(shipped, vlm)
 
     out = default_cache_dir().parent / "serve-directions" / vlm.fingerprint
     if (out / "direction").is_dir():

@@ -71,6 +71,15 @@ def ensure_testbed(out: Path | None = None) -> Path:
     return build_testbed(out) if not is_built(out) else out
 
 
+def shipped_direction_for(model: str | Path) -> Path | None:
+    """The shipped direction when `model` is a folder holding the testbed built from the
+    committed weights (a build from other weights, or any other model: None)."""
+    folder = Path(model)
+    if not (folder / MARKER).is_file() or not is_built(folder):
+        return None
+    return shipped_direction()
+
+
 def shipped_direction() -> Path | None:
     """The safety direction fitted on the committed testbed ('direction' split), if shipped."""
     path = WEIGHTS_DIR / "direction"
