@@ -3,7 +3,7 @@
 For each kind (harmful, benign) and form (the request as text; the TYPO image's text-only
 counterpart "{query} Image Caption: {ground-truth caption}"), the share of greedy answers
 the keyword judge calls refusals, with a bootstrap 95% interval. Run it on `tune` to choose
-training settings; `eval` numbers come from `shiftdc.testbed.measure` on the built testbed.
+training settings; `eval` numbers come from `shiftdc measure-testbed` on the built testbed.
 """
 
 from __future__ import annotations

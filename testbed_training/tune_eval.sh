@@ -38,6 +38,6 @@ stamp "1/2 tune on the 'tune' split: layers $LAYERS x alpha $ALPHAS x positions 
   --layers "$LAYERS" --alpha "$ALPHAS" --positions "$POSITIONS" --modes paper \
   --limit "$LIMIT" --utility "$UTILITY" --captions given --device "$DEV" --dtype float32 --batch-size "$BATCH" --quiet
 stamp "2/2 eval split, n=$N per kind, cells: $CELLS"
-"$PY" -m shiftdc.testbed.measure --model "$TB" --out "$OUT/eval" -n "$N" --cells "$CELLS" \
+"$PY" -m shiftdc measure-testbed --model "$TB" --out "$OUT/eval" -n "$N" --cells "$CELLS" \
   --direction "$W/direction" --device "$DEV" --batch-size "$BATCH" "${ONLY_ARGS[@]}"
 stamp "done"
