@@ -261,7 +261,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
 
 def cmd_rescore(args: argparse.Namespace) -> None:
-    from shiftdc.eval.runs import rescore
+    from shiftdc.eval.rescore import rescore
 
     counting = {"unparsed_verdicts": args.unparsed_verdicts, "yes_no_rule": args.yes_no_rule}
     summary = rescore(
