@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 12, part 3, after retrain_all.sh: tune ShiftDC on the rebuilt testbed (built-in 'tune'
+# The step after retrain_all.sh: tune ShiftDC on the rebuilt testbed (built-in 'tune'
 # split, all 52 + 52 requests, ground-truth captions), store the recommendation with the
 # shipped direction, then measure every cell on the held-out 'eval' split: the default and
 # the recommended configuration, ECSO, AdaShield, and the other built-in image attacks.
