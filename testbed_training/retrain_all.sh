@@ -74,13 +74,13 @@ MDEV=$DEVICE
 if [ "$MDEV" = auto ]; then
   MDEV=$("$PY" -c "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')")
 fi
-"$PY" -m shiftdc.testbed.measure --model "$OUT/testbed" --out "$OUT/measure" -n "$N" --cells core \
+"$PY" -m shiftdc measure-testbed --model "$OUT/testbed" --out "$OUT/measure" -n "$N" --cells core \
   --device "$MDEV" --batch-size "${BATCH:-8}"
 rm -rf "$W/direction"
 cp -r "$OUT/measure/harmful_TYPO_with_ShiftDC_paper_GT_captions/direction" "$W/direction"
 
 stamp "5/5 regression-test subset (40 harmful, 32 tokens, the new shipped direction)"
-"$PY" -m shiftdc.testbed.measure --model "$OUT/testbed" --out "$OUT/regression" -n 40 \
+"$PY" -m shiftdc measure-testbed --model "$OUT/testbed" --out "$OUT/regression" -n 40 \
   --max-new-tokens 32 --caption-tokens 32 --direction "$W/direction" --device "$MDEV" \
   --only harmful --cells core
 stamp "done"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 12, part 3, after retrain_all.sh: tune ShiftDC on the rebuilt testbed (built-in 'tune'
+# The step after retrain_all.sh: tune ShiftDC on the rebuilt testbed (built-in 'tune'
 # split, all 52 + 52 requests, ground-truth captions), store the recommendation with the
 # shipped direction, then measure every cell on the held-out 'eval' split: the default and
 # the recommended configuration, ECSO, AdaShield, and the other built-in image attacks.
@@ -38,6 +38,6 @@ stamp "1/2 tune on the 'tune' split: layers $LAYERS x alpha $ALPHAS x positions 
   --layers "$LAYERS" --alpha "$ALPHAS" --positions "$POSITIONS" --modes paper \
   --limit "$LIMIT" --utility "$UTILITY" --captions given --device "$DEV" --dtype float32 --batch-size "$BATCH" --quiet
 stamp "2/2 eval split, n=$N per kind, cells: $CELLS"
-"$PY" -m shiftdc.testbed.measure --model "$TB" --out "$OUT/eval" -n "$N" --cells "$CELLS" \
+"$PY" -m shiftdc measure-testbed --model "$TB" --out "$OUT/eval" -n "$N" --cells "$CELLS" \
   --direction "$W/direction" --device "$DEV" --batch-size "$BATCH" "${ONLY_ARGS[@]}"
 stamp "done"

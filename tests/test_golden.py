@@ -36,8 +36,8 @@ GOLDEN = Path(__file__).parent / "golden"
 MAX_NEW = "5"
 #: keys whose values legitimately vary between runs: wall-clock timings
 TIMING_KEYS = frozenset({"seconds"})
-#: keys whose recorded values a later, intended change replaced: issue 15 shows an MME score
-#: only for MME runs, so the builtin runs' summaries no longer carry one
+#: keys whose recorded values a later, intended change replaced: the summary shows an MME
+#: score only for MME runs, so the builtin runs' summaries no longer carry one
 CHANGED_ON_PURPOSE = {"summary.json": frozenset({"mme"})}
 #: analysis.json holds floats from reductions whose order may change: compare within this
 REL_TOL = 1e-9

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from shiftdc.cli import main
-from shiftdc.eval import runs
+from shiftdc.eval import rescore as rescoring
 from tests.eval.test_llm_judge import StubJudge, _save_tiny_lm
 from tests.scale.launch import torchrun
 
@@ -83,8 +83,8 @@ def test_killed_rescore_resumes_at_another_width(tmp_path, monkeypatch):
         judges.append(StubJudge())
         return judges[-1]
 
-    monkeypatch.setattr(runs, "get_judge", stub)
-    whole = runs.rescore(run, "stub", out_dir=tmp_path / "whole", progress=False)
+    monkeypatch.setattr(rescoring, "get_judge", stub)
+    whole = rescoring.rescore(run, "stub", out_dir=tmp_path / "whole", progress=False)
     dest = tmp_path / "part"
     # the first rescore is killed: rank 1 of 2 judged 2 records, the third line is torn
     expected = _lines(tmp_path / "whole" / "records.jsonl")
@@ -92,12 +92,14 @@ def test_killed_rescore_resumes_at_another_width(tmp_path, monkeypatch):
     (dest / "config.json").write_text((tmp_path / "whole" / "config.json").read_text())
     part = dest / "records.rank1-of-2.jsonl"
     part.write_text("".join(json.dumps(r) + "\n" for r in expected[1:4:2]) + '{"id": "q5", "ver')
-    summary = runs.rescore(run, "stub", out_dir=dest, progress=False)
+    summary = rescoring.rescore(run, "stub", out_dir=dest, progress=False)
     assert _lines(dest / "records.jsonl") == expected
     assert summary == whole
     seen = [p for p, _ in judges[-1].seen]
     assert len(seen) == 10 - 2  # 11 records, one failed, two already judged
     assert not part.exists()
     # another judge into the same folder starts over instead of mixing verdicts
-    runs.rescore(run, "stub", judge_options={"context": "prompt"}, out_dir=dest, progress=False)
+    rescoring.rescore(
+        run, "stub", judge_options={"context": "prompt"}, out_dir=dest, progress=False
+    )
     assert len(judges[-1].seen) == 10

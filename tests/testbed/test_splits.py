@@ -9,7 +9,7 @@ import pytest
 from shiftdc.data import builtin_requests, direction_set
 from shiftdc.data.render import figstep_text
 from shiftdc.method.direction import data_fingerprint
-from shiftdc.testbed.measure import pick
+from shiftdc.testbed.items import pick
 from shiftdc.testbed.vocab import (
     EXTRA_BENIGN,
     all_words,

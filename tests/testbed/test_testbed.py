@@ -51,7 +51,8 @@ def _refusal(vlm, cond) -> float:
     from pathlib import Path
 
     from shiftdc.testbed.build import shipped_direction
-    from shiftdc.testbed.measure import pick, run_condition
+    from shiftdc.testbed.items import pick
+    from shiftdc.testbed.measure import run_condition
 
     items = pick(cond.kind, cond.attack, N, seed=0)
     opts = dict(
@@ -71,9 +72,12 @@ def test_loads_as_llava(testbed):
 
 
 def test_text_refusal_stays_high(testbed):
-    from shiftdc.testbed.measure import Condition
+    from shiftdc.testbed.conditions import Condition
 
-    assert _refusal(testbed, Condition("t", "harmful", "text")) >= TEXT_REFUSAL_MEASURED - MARGIN
+    assert (
+        _refusal(testbed, Condition(name="t", kind="harmful", attack="text"))
+        >= TEXT_REFUSAL_MEASURED - MARGIN
+    )
 
 
 def test_shipped_direction_carries_a_recommendation():
@@ -85,18 +89,18 @@ def test_shipped_direction_carries_a_recommendation():
 
 
 def test_shiftdc_effect_holds(testbed):
-    from shiftdc.testbed.measure import Condition
+    from shiftdc.testbed.conditions import Condition
 
-    plain = _refusal(testbed, Condition("i", "harmful", "TYPO"))
-    fixed = _refusal(testbed, Condition("s", "harmful", "TYPO", "shiftdc", "given"))
+    plain = _refusal(testbed, Condition(name="i", kind="harmful", attack="TYPO"))
+    fixed = _refusal(testbed, Condition(name="s", kind="harmful", attack="TYPO", defense="shiftdc"))
     assert plain <= IMAGE_REFUSAL_MEASURED + MARGIN  # the text-vs-image gap is still there
     assert fixed - plain >= SHIFTDC_GAIN_MEASURED - MARGIN
 
 
 def test_shiftdc_stays_selective(testbed):
-    from shiftdc.testbed.measure import Condition
+    from shiftdc.testbed.conditions import Condition
 
-    benign = _refusal(testbed, Condition("b", "benign", "TYPO", "shiftdc", "given"))
+    benign = _refusal(testbed, Condition(name="b", kind="benign", attack="TYPO", defense="shiftdc"))
     assert benign <= BENIGN_SHIFTDC_REFUSAL_MEASURED + MARGIN
 
 

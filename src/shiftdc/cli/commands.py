@@ -143,6 +143,24 @@ def cmd_make_testbed(args: argparse.Namespace) -> None:
     print(f"testbed LLaVA checkpoint (SmolLM2-135M + committed small weights) -> {out}")
 
 
+def cmd_measure_testbed(args: argparse.Namespace) -> None:
+    from shiftdc.testbed.measure import measure_testbed
+
+    measure_testbed(
+        args.model,
+        args.out,
+        n=args.n,
+        cells=args.cells,
+        only=args.only,
+        max_new_tokens=args.max_new_tokens,
+        caption_tokens=args.caption_tokens,
+        batch_size=args.batch_size,
+        direction=args.direction,
+        device=args.device,
+        probe=args.probe,
+    )
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     if args.family is None:
         from shiftdc.testbed.demo import run_default_demo
@@ -243,7 +261,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
 
 def cmd_rescore(args: argparse.Namespace) -> None:
-    from shiftdc.eval.runs import rescore
+    from shiftdc.eval.rescore import rescore
 
     counting = {"unparsed_verdicts": args.unparsed_verdicts, "yes_no_rule": args.yes_no_rule}
     summary = rescore(

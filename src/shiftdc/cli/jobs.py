@@ -24,7 +24,7 @@ from shiftdc.models.generation import batches, generate_plain
 from shiftdc.models.loading import VLM
 from shiftdc.parallel import distributed
 from shiftdc.parallel.rank_files import RankFiles
-from shiftdc.parallel.sharded_fit import caption_sharded
+from shiftdc.parallel.sharded_captions import caption_sharded
 from shiftdc.parallel.sharded_jobs import run_sharded
 from shiftdc.records.failures import Tally, run_isolating_failures
 from shiftdc.records.files import RecordFile, check_parent

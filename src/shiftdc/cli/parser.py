@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     from shiftdc.method.positions import POSITIONS
     from shiftdc.models.families import FAMILIES
     from shiftdc.registry import cli_name
+    from shiftdc.testbed.conditions import CELL_SETS
 
     def names(table, what: str) -> dict:
         """argparse keywords for a name drawn from a registry ('_' and '-' alike)."""
@@ -228,6 +229,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--force", action="store_true", help="rebuild even if already built")
     p.set_defaults(func=c.cmd_make_testbed)
+
+    p = sub.add_parser(
+        "measure-testbed",
+        help="refusal as text vs as image, with and without ShiftDC, on held-out requests",
+    )
+    p.add_argument("--model", required=True, help="testbed folder (`shiftdc make-testbed`)")
+    p.add_argument("--out", type=Path, required=True, help="run folder: table.json, records")
+    p.add_argument("-n", type=positive_int, default=40, help="held-out requests per cell")
+    p.add_argument("--max-new-tokens", type=positive_int, default=40)
+    p.add_argument("--caption-tokens", type=positive_int, default=40)
+    p.add_argument("--direction", type=Path, help="saved direction (default: fit, as evaluate)")
+    p.add_argument("--only", nargs="*", help="condition name substrings to run")
+    p.add_argument("--cells", choices=list(CELL_SETS), default="default", help="which cells")
+    p.add_argument("--probe", action="store_true", help="also ask the model to read the images")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, ...")
+    p.add_argument("--batch-size", type=positive_int, default=8)
+    p.set_defaults(func=c.cmd_measure_testbed)
 
     p = sub.add_parser("demo", help="refusal gap and ShiftDC on the testbed (or a tiny model)")
     p.add_argument("--out", type=Path, default=Path("demo-out"))

@@ -10,7 +10,8 @@ Modules:
   parsing.py   text normalisation and parsing of short yes/no and safe/unsafe answers
   prompts.py   defense prompt texts that need no model
   report.py    run reports: report.md and a self-contained report.html
-  runs.py      resumable evaluation runs, rescoring, comparing runs
+  rescore.py   `shiftdc rescore`: re-judge a run's responses into a run of its own
+  runs.py      resumable evaluation runs: evaluate, records, summary and report
 """
 
 from shiftdc.eval.compare import compare_table, defense_label

@@ -1,5 +1,7 @@
 """Resumable evaluation runs: one JSONL record per item, flushed as it goes, then a report.
 
+`rescore.py` re-judges a finished run; `compare.py` sets runs side by side.
+
 Records, resume, ownership and failed items follow `shiftdc.records.files`; `RUN/config.json` is
 the run's settings sidecar.
 """
@@ -21,7 +23,7 @@ from shiftdc.eval.metrics import summarize
 from shiftdc.eval.report import write_report
 from shiftdc.models.generation import batches
 from shiftdc.parallel import distributed
-from shiftdc.parallel.evaluation import evaluate_parallel, has_rank_files, run_files
+from shiftdc.parallel.evaluation import evaluate_parallel, has_rank_files
 from shiftdc.records.failures import run_isolating_failures
 from shiftdc.records.files import RecordFile, SettingsMismatchError, check_run_dir
 from shiftdc.records.jsonl import read_jsonl_records
@@ -294,102 +296,26 @@ def finish(
 ) -> dict[str, Any]:
     """Summarise a run's records and write summary.json, report.md and report.html."""
     recs = records if records is not None else read_records(run_dir)
-    cfg = json.loads((run_dir / CONFIG).read_text()) if (run_dir / CONFIG).is_file() else {}
+    cfg = saved_config(run_dir)
     counting = {k: cfg[k] for k in SUMMARY_ONLY if k in cfg}
     summary = summarize(recs, judge_name or judge, defense, meta=cfg, **counting)
     write_report(summary, run_dir, notes=notes)
     return json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
 
 
-RESCORE_PINS = ("judge", "judge_options", "rescored_from")
-"""A rescore's settings that decide its verdicts: a rerun with others starts over."""
-
-
-@dataclass(frozen=True)
-class _Source:
-    """One record of the run being rescored, under its id (an item of the rescore)."""
-
-    id: str
-    record: dict[str, Any]
-
-
-def _same_source(rec: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> bool:
-    """Whether a rescored record still belongs to the run's record of its id."""
-    src = by_id.get(str(rec["id"]))
-    fields = ("key", "run", "response", "error")
-    return src is not None and all(rec.get(f) == src.get(f) for f in fields)
-
-
-def rescore(
-    run_dir: str | Path,
-    judge: str,
-    judge_options: dict[str, Any] | None = None,
-    out_dir: str | Path | None = None,
-    counting: dict[str, Any] | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
-    """Re-judge a run's responses (no regeneration) into `run_dir/rescore-<judge>/`.
-
-    The judge is given the same text as in `evaluate` (its `context`: a record's request or
-    prompt). `counting` overrides SUMMARY_ONLY settings (e.g. unparsed_verdicts).
-    Records are appended as they are judged, so the same command resumes a killed rescore
-    (records whose source record changed are judged again; other judge settings start
-    over). Under torchrun each rank judges a share with its own judge (see parallel/evaluation.py).
-    """
-    src = Path(run_dir)
-    recs = read_records(src)
-    dest = Path(out_dir) if out_dir else src / f"rescore-{judge}"
-    saved = check_run_dir(dest, "rescore")
-    j = get_judge(judge, **(judge_options or {}))
-    if hasattr(j, "progress"):
-        j.progress = False  # the job's bar counts the records instead
-    cfg = json.loads((src / CONFIG).read_text()) if (src / CONFIG).is_file() else {}
-    cfg.update(
-        judge=judge, judge_options=judge_options or {}, rescored_from=str(src), command="rescore"
-    )
-    cfg.update({k: v for k, v in (counting or {}).items() if k in SUMMARY_ONLY and v})
-    cfg = json.loads(json.dumps(cfg, default=str))
-    files = run_files(dest)
-    by_id = {str(r["id"]): r for r in recs}
-    distributed.barrier()  # every rank has read the destination before rank 0 prunes it
-    if distributed.is_main():
-        if saved is not None and all(saved.get(k) == cfg.get(k) for k in RESCORE_PINS):
-            files.keep(lambda r: _same_source(r, by_id) and not r.get("error"))
-        else:
-            files.merged.unlink(missing_ok=True)
-            files.remove()
-        dest.mkdir(parents=True, exist_ok=True)
-        (dest / CONFIG).write_text(json.dumps(cfg, indent=2), encoding="utf-8")
-    distributed.barrier()
-
-    def run_batch(chunk: list[_Source]) -> list[dict[str, Any]]:
-        rescored = judge_records(j, [s.record for s in chunk])
-        for r in rescored:
-            if r.get("verdict") is not None:
-                r["judge"] = j.name
-        return rescored
-
-    defense = cfg.get("defense") or (recs[0].get("defense") if recs else "unknown")
-    notes = [f"Re-scored from {src} with the {j.name} judge; responses were not regenerated."]
-    return evaluate_parallel(
-        [_Source(str(r["id"]), r) for r in recs],
-        dest,
-        run_batch,
-        j,
-        int(getattr(j, "batch_size", 64)),
-        f"rescore {j.name}",
-        progress,
-        lambda rescored: finish(dest, judge, defense, notes, judge_name=j.name, records=rescored),
-    )
+def saved_config(run_dir: Path) -> dict[str, Any]:
+    """config.json of a run, or {} when it has none (counting then follows the defaults)."""
+    path = run_dir / CONFIG
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
 def read_run_config(run_dir: Path) -> dict[str, Any]:
     """config.json of an evaluation run, or InputError saying what is missing."""
     if not run_dir.is_dir():
         raise InputError(f"run directory not found: {run_dir}")
-    path = run_dir / "config.json"
+    path = run_dir / CONFIG
     if not path.is_file():
-        raise InputError(f"{run_dir} is not a `shiftdc evaluate` run: config.json is missing")
+        raise InputError(f"{run_dir} is not a `shiftdc evaluate` run: {CONFIG} is missing")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:

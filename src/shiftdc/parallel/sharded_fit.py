@@ -48,20 +48,3 @@ def sharded_diff_of_means(
     norms = distributed.all_reduce_sum(norms)
     vectors = (sums[0] / counts[0] - sums[1] / counts[1]).float()
     return vectors, (norms / counts.sum()).float()
-
-
-def caption_sharded(captioner, samples: list) -> None:
-    """Fill missing captions: each rank captions its shard into the shared cache, then all read.
-
-    Ranks that do not share the cache's filesystem recompute what they cannot read.
-    """
-    todo = [s for s in samples if s.image is not None and s.caption is None]
-    if not todo:
-        return
-    if distributed.active():
-        mine = distributed.shard(todo)
-        if mine:
-            captioner.caption(mine)
-        distributed.barrier()
-    for s, c in zip(todo, captioner.caption(todo), strict=True):
-        s.caption = c

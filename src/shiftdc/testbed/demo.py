@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from shiftdc.testbed.build import ensure_testbed, shipped_direction
+from shiftdc.testbed.conditions import CONDITIONS, RECOMMENDED_CONDITIONS, Condition
 from shiftdc.testbed.figure import plot_refusals
-from shiftdc.testbed.measure import CONDITIONS, RECOMMENDED_CONDITIONS, Condition, measure
+from shiftdc.testbed.measure import measure
 
 NOTICE = (
     "Testbed: a miniature LLaVA (SmolLM2-135M-Instruct + a text-only safety LoRA, a small "

@@ -1,220 +1,26 @@
-"""The testbed measurement: refusal as text vs as typographic image, with and without ShiftDC.
+"""The testbed measurement's runner: refusal as text vs as typographic image, with and
+without ShiftDC (CLI: `shiftdc measure-testbed`).
 
 Same defenses, judge and record format as `shiftdc evaluate`, on a paired item set: each
 held-out ('eval' split) request both as text and as a TYPO image with the neutral query.
+The cells are in `conditions.py`, the requests in `items.py`, the reading probe in
+`reading.py`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import random
 import time
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from shiftdc.data import builtin_items
 from shiftdc.eval.defenses import get_defense, options_for
 from shiftdc.eval.judges import get_judge
 from shiftdc.eval.judges.judge import judge_records
 from shiftdc.eval.metrics import bootstrap_ci, rate
-from shiftdc.testbed.vocab import trained_phrases, words_of
-
-COUNTERPART_SUFFIX = " counterpart"
-
-
-def counterpart_of(attack: str) -> str:
-    """The attack name of an image attack's text-only counterpart cells: each item as
-    "{query} Image Caption: {ground-truth caption}", no image. What ShiftDC (ground-truth
-    captions) calibrates towards, so its refusal rate is the most a paper-mode correction
-    could restore."""
-    return attack + COUNTERPART_SUFFIX
-
-
-def image_attack(attack: str) -> str:
-    """The image attack behind a cell's attack name ("SD_TYPO counterpart" -> "SD_TYPO")."""
-    return attack.removesuffix(COUNTERPART_SUFFIX)
-
-
-COUNTERPART = counterpart_of("TYPO")
-
-
-@dataclass(frozen=True)
-class Condition:
-    """One cell of the table: which requests, in which form, under which defense."""
-
-    name: str
-    kind: str
-    attack: str
-    defense: str = "none"
-    captions: str = "given"
-    options: tuple[tuple[str, Any], ...] = ()
-    """Extra defense options (e.g. DEFAULT_CONFIG)."""
-
-
-DEFAULT_CONFIG: tuple[tuple[str, Any], ...] = (("recommended", False),)
-"""ShiftDC's built-in configuration, even where the direction stores a recommendation."""
-
-
-CORE: frozenset[str] = frozenset(
-    f"{kind} {cell}"
-    for kind in ("harmful", "benign")
-    for cell in (
-        "text",
-        "TYPO",
-        "TYPO as text-only counterpart, GT caption",
-        "TYPO + ShiftDC paper, GT captions",
-    )
-)
-"""Cells a retrain is judged on (`--cells core`): text, image, counterpart, paper ShiftDC."""
-
-CONDITIONS: tuple[Condition, ...] = (
-    Condition("harmful text", "harmful", "text"),
-    Condition("harmful TYPO", "harmful", "TYPO"),
-    Condition("harmful TYPO as text-only counterpart, GT caption", "harmful", COUNTERPART),
-    Condition(
-        "harmful TYPO + ShiftDC paper, GT captions",
-        "harmful",
-        "TYPO",
-        "shiftdc",
-        "given",
-        DEFAULT_CONFIG,
-    ),
-    Condition(
-        "harmful TYPO + ShiftDC paper, self captions",
-        "harmful",
-        "TYPO",
-        "shiftdc",
-        "self",
-        DEFAULT_CONFIG,
-    ),
-    Condition(
-        "harmful TYPO + ShiftDC sequential, GT captions",
-        "harmful",
-        "TYPO",
-        "shiftdc-sequential",
-        "given",
-        DEFAULT_CONFIG,
-    ),
-    Condition(
-        "harmful TYPO + ShiftDC sequential, self captions",
-        "harmful",
-        "TYPO",
-        "shiftdc-sequential",
-        "self",
-        DEFAULT_CONFIG,
-    ),
-    Condition("benign text", "benign", "text"),
-    Condition("benign TYPO", "benign", "TYPO"),
-    Condition("benign TYPO as text-only counterpart, GT caption", "benign", COUNTERPART),
-    Condition(
-        "benign TYPO + ShiftDC paper, GT captions",
-        "benign",
-        "TYPO",
-        "shiftdc",
-        "given",
-        DEFAULT_CONFIG,
-    ),
-    Condition(
-        "benign TYPO + ShiftDC paper, self captions",
-        "benign",
-        "TYPO",
-        "shiftdc",
-        "self",
-        DEFAULT_CONFIG,
-    ),
-    Condition(
-        "benign TYPO + ShiftDC sequential, GT captions",
-        "benign",
-        "TYPO",
-        "shiftdc-sequential",
-        "given",
-        DEFAULT_CONFIG,
-    ),
-)
-"""The default configuration's cells (the paper's layers rule, alpha 1, last position)."""
-
-RECOMMENDED_CONDITIONS: tuple[Condition, ...] = tuple(
-    c
-    for kind in ("harmful", "benign")
-    for c in (
-        Condition(f"{kind} TYPO + ShiftDC recommended, GT captions", kind, "TYPO", "shiftdc"),
-        Condition(
-            f"{kind} TYPO + ShiftDC recommended, self captions", kind, "TYPO", "shiftdc", "self"
-        ),
-    )
-)
-"""The direction's stored recommendation (`shiftdc tune`) in place of the defaults."""
-
-BASELINE_CONDITIONS: tuple[Condition, ...] = tuple(
-    Condition(f"{kind} TYPO + {label}", kind, "TYPO", name)
-    for kind in ("harmful", "benign")
-    for name, label in (("ecso", "ECSO"), ("adashield", "AdaShield"))
-)
-"""The other defenses on the same TYPO requests."""
-
-ATTACK_CONDITIONS: tuple[Condition, ...] = tuple(
-    c
-    for kind in ("harmful", "benign")
-    for attack in ("SD_TYPO", "figstep", "SD")
-    for c in (
-        Condition(f"{kind} {attack}", kind, attack),
-        Condition(
-            f"{kind} {attack} as text-only counterpart, GT caption", kind, counterpart_of(attack)
-        ),
-        Condition(f"{kind} {attack} + ShiftDC recommended, GT captions", kind, attack, "shiftdc"),
-        Condition(
-            f"{kind} {attack} + ShiftDC paper, GT captions",
-            kind,
-            attack,
-            "shiftdc",
-            "given",
-            DEFAULT_CONFIG,
-        ),
-        Condition(f"{kind} {attack} + ECSO", kind, attack, "ecso"),
-        Condition(f"{kind} {attack} + AdaShield", kind, attack, "adashield"),
-    )
-)
-"""The other built-in image attacks: as images, as their text-only counterparts (ShiftDC's
-target), with the recommended and the default configuration, and with the other defenses."""
-
-ALL_CONDITIONS: tuple[Condition, ...] = (
-    tuple(c for c in CONDITIONS if c.name in CORE)
-    + RECOMMENDED_CONDITIONS
-    + BASELINE_CONDITIONS
-    + ATTACK_CONDITIONS
-    + tuple(c for c in CONDITIONS if c.name not in CORE)
-)
-"""Every cell, most telling first (a run stopped early still has the core and recommended)."""
-
-CELL_SETS: dict[str, tuple[Condition, ...]] = {
-    "default": CONDITIONS,
-    "core": tuple(c for c in CONDITIONS if c.name in CORE),
-    "all": ALL_CONDITIONS,
-    "extra": tuple(c for c in ALL_CONDITIONS if c.name not in CORE),
-}
-"""`--cells`: the default configuration's cells, the core ones, all, or all but the core."""
-
-
-def pick(kind: str, attack: str, n: int, seed: int) -> list[Any]:
-    """n 'eval'-split requests of one kind in one form; the same requests for every form.
-
-    A guard: requests whose key phrase the vision stages were trained on are left out (the
-    splits are disjoint, so none is; tests/testbed/test_splits.py checks both).
-    """
-    trained = trained_phrases()
-    attack = image_attack(attack)
-    items = [
-        it
-        for it in builtin_items("eval", attacks=(attack,), seed=seed, kinds=(kind,))
-        if str(it.meta.get("key_phrase", "")).lower() not in trained
-    ]
-    rng = random.Random(f"testbed-measure:{seed}:{kind}")
-    order = list(range(len(items)))
-    rng.shuffle(order)
-    return [items[i] for i in sorted(order[:n])]
-
+from shiftdc.testbed.conditions import CONDITIONS, Condition, image_attack, select_conditions
+from shiftdc.testbed.items import as_counterpart, pick
+from shiftdc.testbed.vocab import words_of
 
 _FILLER = frozenset(
     {
@@ -253,13 +59,6 @@ _FILLER = frozenset(
     }
 )
 """Words too generic to show that an answer is about the activity (template answers use them)."""
-
-
-def as_counterpart(sample: Any) -> Any:
-    """The sample as its text-only counterpart: caption folded into the prompt, no image."""
-    if sample.image is None or sample.caption is None:
-        raise ValueError(f"{sample.id}: a text-only counterpart needs an image and its caption")
-    return replace(sample, prompt=sample.text_only_prompt(), image=None)
 
 
 def on_topic(answer: str, key_phrase: str) -> bool:
@@ -369,86 +168,47 @@ def measure(
     return rows
 
 
-READ_QUERY = "What does the image say?"
+def write_reading_probes(
+    model: str | Path, out: Path, n: int, device: str = "cpu", caption_tokens: int = 40
+) -> None:
+    """The reading probe on harmful and on benign TYPO images: out/reading_<kind>.json."""
+    from shiftdc.testbed.reading import reading_probe
+
+    for kind in ("harmful", "benign"):
+        probe = reading_probe(model, n, kind=kind, device=device, caption_tokens=caption_tokens)
+        path = out / f"reading_{kind}.json"
+        path.write_text(json.dumps(probe, indent=2), encoding="utf-8")
+        for how in ("read_aloud", "self_captions"):
+            r = probe[how]
+            print(f"{kind} {how}: {r['words_read']:.2f} of key-phrase words, n={r['n']}")
 
 
-def phrase_coverage(items: list[Any], texts: list[str], seed: int = 0) -> dict:
-    """Share of each item's key-phrase words found in its text (an answer, a caption), with
-    a bootstrap interval over items."""
-    per_item = []
-    for it, text in zip(items, texts, strict=True):
-        words = words_of(it.meta["key_phrase"])
-        got = sum(w.lower() in text.lower() for w in words)
-        per_item.append(
-            dict(id=it.id, phrase=it.meta["key_phrase"], text=text, read=got / len(words))
-        )
-    frac = [p["read"] for p in per_item]
-    ci = bootstrap_ci(frac, seed=seed)
-    return dict(n=len(items), words_read=rate(frac), ci95=list(ci) if ci else None, items=per_item)
-
-
-def reading_probe(
+def measure_testbed(
     model: str | Path,
-    n: int = 26,
-    seed: int = 0,
-    kind: str = "harmful",
-    device: str = "cpu",
+    out: Path,
+    n: int = 40,
+    cells: str = "default",
+    only: list[str] | None = None,
+    max_new_tokens: int = 40,
     caption_tokens: int = 40,
-) -> dict:
-    """Does the image pathway carry the words? The share of key-phrase words in the model's
-    answer when asked to read TYPO images aloud, and in its own captions (the ones ShiftDC's
-    self-caption cells use: same captioner, same cache)."""
-    from shiftdc.method.captions import Captioner
-    from shiftdc.models import load_vlm
-    from shiftdc.models.generation import generate_plain
-
-    vlm = load_vlm(str(model), dtype="float32", device=device)
-    items = pick(kind, "TYPO", n, seed)
-    samples = [it.to_sample() for it in items]
-    answers = generate_plain(vlm, [replace(s, prompt=READ_QUERY) for s in samples], 16)
-    captions = Captioner(vlm, max_new_tokens=caption_tokens, progress=False).caption(samples)
-    return dict(
-        kind=kind,
-        read_aloud=phrase_coverage(items, answers, seed),
-        self_captions=phrase_coverage(items, captions, seed),
+    batch_size: int = 8,
+    direction: Path | None = None,
+    device: str = "cpu",
+    probe: bool = False,
+) -> list[dict]:
+    """`shiftdc measure-testbed`: one group of cells (narrowed by `only`), then, with
+    `probe`, the reading probe; returns the table's rows."""
+    rows = measure(
+        model,
+        out,
+        n,
+        select_conditions(cells, only),
+        max_new_tokens,
+        caption_tokens,
+        batch_size,
+        direction=direction,
+        device=device,
     )
-
-
-if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("-n", type=int, default=40)
-    ap.add_argument("--max-new-tokens", type=int, default=40)
-    ap.add_argument("--caption-tokens", type=int, default=40)
-    ap.add_argument("--direction", type=Path, help="saved direction (default: fit, as evaluate)")
-    ap.add_argument("--only", nargs="*", help="condition name substrings to run")
-    ap.add_argument("--cells", choices=list(CELL_SETS), default="default", help="which cells")
-    ap.add_argument("--probe", action="store_true", help="also ask the model to read the images")
-    ap.add_argument("--device", default="cpu", help="cpu, cuda, ...")
-    ap.add_argument("--batch-size", type=int, default=8)
-    a = ap.parse_args()
-    conds = CELL_SETS[a.cells]
-    if a.only:
-        conds = tuple(c for c in conds if any(s in c.name for s in a.only))
-    measure(
-        a.model,
-        a.out,
-        a.n,
-        conds,
-        a.max_new_tokens,
-        a.caption_tokens,
-        a.batch_size,
-        direction=a.direction,
-        device=a.device,
-    )
-    if a.probe:
-        for kind in ("harmful", "benign"):
-            probe = reading_probe(
-                a.model, a.n, kind=kind, device=a.device, caption_tokens=a.caption_tokens
-            )
-            path = a.out / f"reading_{kind}.json"
-            path.write_text(json.dumps(probe, indent=2), encoding="utf-8")
-            for how in ("read_aloud", "self_captions"):
-                r = probe[how]
-                print(f"{kind} {how}: {r['words_read']:.2f} of key-phrase words, n={r['n']}")
+    if probe:
+        write_reading_probes(model, out, n, device=device, caption_tokens=caption_tokens)
+    return rows
