@@ -239,10 +239,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=positive_int, default=40, help="held-out requests per cell")
     p.add_argument("--max-new-tokens", type=positive_int, default=40)
     p.add_argument("--caption-tokens", type=positive_int, default=40)
-    p.add_argument("--direction", type=Path, help="saved direction (default: fit, as evaluate)")
+    p.add_argument(
+        "--direction", type=Path, help="saved direction (default: the testbed's shipped one)"
+    )
     p.add_argument("--only", nargs="*", help="condition name substrings to run")
     p.add_argument("--cells", choices=list(CELL_SETS), default="default", help="which cells")
-    p.add_argument("--probe", action="store_true", help="also ask the model to read the images")
+    p.add_argument(
+        "--probe",
+        action="store_true",
+        help="also measure reading: read-aloud and self-caption word coverage, held-out "
+        "words, an unseen face (OUT/reading.json)",
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda, ...")
     p.add_argument("--batch-size", type=positive_int, default=8)
     p.set_defaults(func=c.cmd_measure_testbed)

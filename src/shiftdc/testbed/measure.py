@@ -168,21 +168,6 @@ def measure(
     return rows
 
 
-def write_reading_probes(
-    model: str | Path, out: Path, n: int, device: str = "cpu", caption_tokens: int = 40
-) -> None:
-    """The reading probe on harmful and on benign TYPO images: out/reading_<kind>.json."""
-    from shiftdc.testbed.reading import reading_probe
-
-    for kind in ("harmful", "benign"):
-        probe = reading_probe(model, n, kind=kind, device=device, caption_tokens=caption_tokens)
-        path = out / f"reading_{kind}.json"
-        path.write_text(json.dumps(probe, indent=2), encoding="utf-8")
-        for how in ("read_aloud", "self_captions"):
-            r = probe[how]
-            print(f"{kind} {how}: {r['words_read']:.2f} of key-phrase words, n={r['n']}")
-
-
 def measure_testbed(
     model: str | Path,
     out: Path,
@@ -210,5 +195,9 @@ def measure_testbed(
         device=device,
     )
     if probe:
-        write_reading_probes(model, out, n, device=device, caption_tokens=caption_tokens)
+        from shiftdc.testbed.reading import write_reading
+
+        write_reading(
+            model, out, n, device=device, caption_tokens=caption_tokens, batch_size=batch_size
+        )
     return rows
