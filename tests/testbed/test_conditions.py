@@ -62,13 +62,20 @@ def test_cell_sets_partition_and_only_narrows_by_substring():
     assert select_conditions("core", None) == core and select_conditions("core", []) == core
 
 
-def test_demo_puts_the_recommended_cells_beside_the_default_ones():
-    from shiftdc.testbed.demo import DEMO_CONDITIONS, demo_conditions
+def test_demo_leads_with_what_a_deployment_gets_and_ends_with_the_oracle():
+    from shiftdc.testbed.demo import DEMO_CONDITIONS, demo_conditions, is_oracle
 
-    assert demo_conditions(False) == DEMO_CONDITIONS
+    assert set(demo_conditions(False)) == set(DEMO_CONDITIONS)
     names = [c.name for c in demo_conditions(True)]
     assert len(names) == len(DEMO_CONDITIONS) + 4
     for kind in ("harmful", "benign"):
-        for cap in ("GT captions", "self captions"):
-            i = names.index(f"{kind} TYPO + ShiftDC paper, {cap}")
-            assert names[i + 1] == f"{kind} TYPO + ShiftDC recommended, {cap}"
+        rows = [c for c in demo_conditions(True) if c.kind == kind]
+        assert [c.name for c in rows[:4]] == [
+            f"{kind} text",
+            f"{kind} TYPO",
+            f"{kind} TYPO + ShiftDC recommended, self captions",
+            f"{kind} TYPO + ShiftDC paper, self captions",
+        ]
+        assert all(is_oracle(c) for c in rows[4:]) and not any(is_oracle(c) for c in rows[:4])
+        assert rows[4].name == f"{kind} TYPO as text-only counterpart, GT caption"
+    assert names.index("benign text") == len(names) // 2

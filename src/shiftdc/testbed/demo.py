@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from shiftdc.testbed.build import ensure_testbed, shipped_direction
-from shiftdc.testbed.conditions import CONDITIONS, RECOMMENDED_CONDITIONS, Condition
+from shiftdc.testbed.conditions import (
+    CONDITIONS,
+    COUNTERPART_SUFFIX,
+    RECOMMENDED_CONDITIONS,
+    Condition,
+)
 from shiftdc.testbed.figure import plot_refusals
 from shiftdc.testbed.measure import measure
 
@@ -21,17 +26,30 @@ DEMO_CONDITIONS = tuple(c for c in CONDITIONS if "sequential" not in c.name)
 
 
 def demo_conditions(recommended: bool) -> tuple[Condition, ...]:
-    """DEMO_CONDITIONS, with the recommended configuration's cells beside the default ones
-    when the shipped direction stores a recommendation (`shiftdc tune`)."""
-    if not recommended:
-        return DEMO_CONDITIONS
-    out: list[Condition] = []
-    for c in DEMO_CONDITIONS:
-        out.append(c)
-        if c.defense == "shiftdc":
-            twin = c.name.replace("ShiftDC paper", "ShiftDC recommended")
-            out += [r for r in RECOMMENDED_CONDITIONS if r.name == twin]
-    return tuple(out)
+    """DEMO_CONDITIONS (with the recommended configuration's cells beside the default ones
+    when the shipped direction stores one), in the order a reader should see them: per kind,
+    text and image, then ShiftDC with the model's own captions (what a deployment gets),
+    then the oracle rows that use ground-truth captions."""
+    cells = list(DEMO_CONDITIONS)
+    if recommended:
+        for c in DEMO_CONDITIONS:
+            if c.defense == "shiftdc":
+                twin = c.name.replace("ShiftDC paper", "ShiftDC recommended")
+                cells += [r for r in RECOMMENDED_CONDITIONS if r.name == twin]
+    return tuple(sorted(cells, key=_reading_order))
+
+
+def is_oracle(cell: Condition) -> bool:
+    """Does the cell use a ground-truth caption, which no deployment has?"""
+    return cell.attack.endswith(COUNTERPART_SUFFIX) or (
+        cell.defense != "none" and cell.captions == "given"
+    )
+
+
+def _reading_order(cell: Condition) -> tuple[int, int, int]:
+    group = 2 if is_oracle(cell) else (1 if cell.defense != "none" else 0)
+    within = 0 if cell.defense == "none" else (1 if "recommended" in cell.name else 2)
+    return (cell.kind != "harmful", group, within)
 
 
 def run_testbed_demo(
@@ -69,10 +87,15 @@ def run_testbed_demo(
     )
     width = max(len(r["condition"]) for r in rows)
     print(f"\n{'condition':<{width}} | refused | 95% CI       | n")
+    oracle = {c.name for c in demo_conditions(rec is not None) if is_oracle(c)}
+    previous = None
     for r in rows:
         lo, hi = r["ci95"]
         name = r["condition"]
+        if name in oracle and previous not in oracle:
+            print(f"{'  oracle: ground-truth captions, which no deployment has':<{width}} |")
         print(f"{name:<{width}} | {r['refusal']:6.0%}  | {lo:4.0%}-{hi:4.0%}    | {r['n']}")
+        previous = name
     fig = plot_refusals(rows, out / "refusal.png", "Testbed demo: refusal, text vs image")
     print(f"\nwrote {fig} (+ .json) and per-condition records under {out / 'runs'}")
     return rows
