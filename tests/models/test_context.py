@@ -13,7 +13,7 @@ from shiftdc.models.context import (
     prompt_tokens,
     truncation_field,
 )
-from tests.pipeline.helpers import image
+from tests.helpers.samples import image
 
 
 @pytest.fixture(scope="module")

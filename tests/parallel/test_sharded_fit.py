@@ -9,7 +9,7 @@ from shiftdc.models.generation import text_activations
 from shiftdc.parallel import distributed
 from shiftdc.parallel.sharded_captions import caption_sharded
 from shiftdc.parallel.sharded_fit import sharded_diff_of_means
-from tests.pipeline.helpers import SAFE, UNSAFE, image
+from tests.helpers.samples import SAFE, UNSAFE, image
 
 
 @pytest.fixture(scope="module")
