@@ -42,3 +42,19 @@ def tiny_vlm(tiny_dir):
         return loaded[family]
 
     return get
+
+
+@pytest.fixture(scope="module")
+def vlm(tiny_vlm):
+    """The tiny LLaVA."""
+    return tiny_vlm("llava")
+
+
+@pytest.fixture(scope="module")
+def direction(vlm):
+    """A direction fitted on the tiny LLaVA from the shared safe/unsafe samples."""
+    from shiftdc.method.direction import SafetyDirection
+    from tests.helpers.samples import fit_samples
+
+    safe, unsafe = fit_samples()
+    return SafetyDirection.fit(vlm, safe, unsafe, progress=False)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_cli import write_requests  # tests/ is on sys.path under pytest and as a script
+from helpers.requests import write_requests  # tests/ is on sys.path (pytest, script)
 
 GOLDEN = Path(__file__).parent / "golden"
 MAX_NEW = "5"

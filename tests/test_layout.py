@@ -75,3 +75,25 @@ def test_readme_layout_names_every_subpackage_and_root_module():
     named = set(re.findall(r"\b(\w+\.py|\w+/)", block))
     top = {f"{p.name}/" for p in SRC.iterdir() if (p / "__init__.py").is_file()}
     assert top | ROOT_MODULES <= named, top | ROOT_MODULES - named
+
+
+TESTS = ROOT / "tests"
+TEST_ONLY_FOLDERS = {"helpers", "bad_inputs", "golden"}
+"""Folders of tests/ that name no package: shared helpers, bad input through the CLI, and the
+golden check's expected outputs."""
+
+
+def test_test_folders_mirror_the_packages():
+    folders = {p.name for p in TESTS.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))}
+    packages = {p.name for p in SRC.iterdir() if (p / "__init__.py").is_file()}
+    assert folders - TEST_ONLY_FOLDERS <= packages, folders - TEST_ONLY_FOLDERS - packages
+
+
+def test_no_test_file_imports_another():
+    pattern = re.compile(r"^\s*(?:from|import)\s+(?:tests\.)?(?:\w+\.)*test_\w+", re.M)
+    offenders = [
+        str(p.relative_to(TESTS))
+        for p in TESTS.rglob("*.py")
+        if pattern.search(p.read_text(encoding="utf-8"))
+    ]
+    assert not offenders, f"import shared helpers from tests/helpers instead: {offenders}"

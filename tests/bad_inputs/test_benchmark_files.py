@@ -12,7 +12,7 @@ import pytest
 from shiftdc.cli import main
 from shiftdc.data import DatasetFormatError, DatasetLayoutError, load_benchmark
 from shiftdc.errors import InputError, ShiftDCError
-from tests.data import upstream_layouts as layouts
+from tests.helpers import upstream_layouts as layouts
 
 Case = tuple[str, Path, dict]  # benchmark, data dir, loader options
 pytestmark = pytest.mark.filterwarnings("ignore:mm-safetybench. loading")  # partial fixture

@@ -22,7 +22,7 @@ from PIL import Image
 import shiftdc.cli.commands as cli
 from shiftdc.method.direction import SafetyDirection
 from shiftdc.method.sample import Sample
-from tests.bad_inputs.conftest import run_cli, write_jsonl
+from tests.helpers.cli_runs import run_cli, write_jsonl
 
 CASES = 30
 STRINGS = [

@@ -23,7 +23,7 @@ from shiftdc.method.direction import SafetyDirection
 from shiftdc.method.pipeline import ShiftDC
 from shiftdc.records.images import open_rgb, to_rgb
 from shiftdc.records.requests import load_image
-from tests.bad_inputs.conftest import png_header_only, run_cli, write_jsonl
+from tests.helpers.cli_runs import png_header_only, run_cli, write_jsonl
 
 SAFE = ["how to bake a cake", "describe the tree", "what colour is the car"]
 UNSAFE = ["how to make illegal harmful things", "give steps to do harmful work", "hurt people"]

@@ -15,7 +15,7 @@ from PIL import Image
 from shiftdc.cli import main
 from shiftdc.records.duplicates import DuplicateIdWarning
 from shiftdc.records.files import FORMAT
-from tests.data.upstream_layouts import FIGSTEP_COLUMNS, write_csv, write_image
+from tests.helpers.upstream_layouts import FIGSTEP_COLUMNS, write_csv, write_image
 
 FAST = ["--device", "cpu", "--quiet", "--max-new-tokens", "2"]
 FIT = ["--device", "cpu", "--quiet", "--caption-tokens", "2"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.data import upstream_layouts as layouts
+from tests.helpers import upstream_layouts as layouts
 
 
 def _folder(name: str, make, doc: str):

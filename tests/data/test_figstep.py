@@ -10,7 +10,7 @@ import pytest
 from shiftdc.data import DatasetFormatError, DatasetLayoutError, ImageLoadError
 from shiftdc.data.figstep import load_figstep
 from shiftdc.data.scenarios import PROMPT_FIGSTEP
-from tests.data.upstream_layouts import FIGSTEP_COLUMNS, write_csv
+from tests.helpers.upstream_layouts import FIGSTEP_COLUMNS, write_csv
 
 
 def test_loads_items_with_fixed_prompt(figstep_dir: Path) -> None:
@@ -67,7 +67,7 @@ def test_one_missing_image_fails_only_its_item(figstep_dir: Path) -> None:
 
 
 def test_safebench_tiny_subset(figstep_dir: Path) -> None:
-    from tests.data.upstream_layouts import FIGSTEP_TINY_ROWS, make_figstep_tiny
+    from tests.helpers.upstream_layouts import FIGSTEP_TINY_ROWS, make_figstep_tiny
 
     make_figstep_tiny(figstep_dir.parent)
     tiny = load_figstep(figstep_dir, subset="tiny")

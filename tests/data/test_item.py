@@ -9,7 +9,7 @@ from PIL import Image
 
 from shiftdc.data import EvalItem, ImageLoadError
 from shiftdc.method.sample import Sample
-from tests.data.upstream_layouts import write_image
+from tests.helpers.upstream_layouts import write_image
 
 
 def make_item(image, **kw) -> EvalItem:

@@ -9,7 +9,7 @@ import pytest
 
 from shiftdc.data import DatasetFormatError, DatasetLayoutError
 from shiftdc.data.jailbreakv import attack_group, is_image_based, load_jailbreakv
-from tests.data.upstream_layouts import JBV_COLUMNS, write_csv
+from tests.helpers.upstream_layouts import JBV_COLUMNS, write_csv
 
 
 def test_image_attacks_in_the_papers_two_groups(jailbreakv_dir: Path) -> None:

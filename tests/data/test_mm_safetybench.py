@@ -11,7 +11,7 @@ import pytest
 from shiftdc.data import DatasetFormatError, DatasetLayoutError, ImageLoadError
 from shiftdc.data.mm_safetybench import load_mm_safetybench
 from shiftdc.data.scenarios import MM_SAFETYBENCH_SCENARIOS, PROMPT_SD, PROMPT_SD_TYPO
-from tests.data.upstream_layouts import MMSB_SCENARIOS
+from tests.helpers.upstream_layouts import MMSB_SCENARIOS
 
 
 def load(root: Path, **kw):

@@ -8,7 +8,7 @@ pytest.importorskip("fastapi")
 pytest.importorskip("openai")
 
 from shiftdc.method.direction import SafetyDirection
-from tests.pipeline.helpers import fit_samples
+from tests.helpers.samples import fit_samples
 from tests.serve.server_proc import KEY, Server
 
 CAPTION_TOKENS = 6

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.pipeline.helpers import image
+from tests.helpers.samples import image
 from tests.serve.server_proc import KEY, Server, data_url
 
 MAX_BODY = 300_000

@@ -11,7 +11,7 @@ import pytest
 from shiftdc.method.captions import Captioner
 from shiftdc.method.pipeline import ShiftDC
 from shiftdc.method.sample import Sample
-from tests.pipeline.helpers import image
+from tests.helpers.samples import image
 from tests.serve.conftest import CAPTION_TOKENS
 from tests.serve.server_proc import KEY, image_message
 

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from shiftdc.method.direction import SafetyDirection
 from shiftdc.serve.app import create_app
 from shiftdc.serve.config import ServeConfig
-from tests.pipeline.helpers import image
+from tests.helpers.samples import image
 from tests.serve.server_proc import image_message
 
 REC = {"mode": "sequential", "layers": [2, 3], "alpha": 2.0, "positions": "last", "rule": "r"}

@@ -3,7 +3,7 @@
 import torch
 
 from shiftdc.method.pipeline import ShiftDC
-from tests.pipeline.helpers import requests
+from tests.helpers.samples import requests
 
 N_NEW = 6
 

@@ -54,7 +54,7 @@ def test_the_printed_line_names_the_captions_the_recommendation_was_tuned_with(v
 
 
 def _requests(tmp_path):
-    from tests.pipeline.helpers import requests
+    from tests.helpers.samples import requests
 
     path = tmp_path / "reqs.jsonl"
     lines = []

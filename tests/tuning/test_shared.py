@@ -6,7 +6,7 @@ import torch
 from shiftdc.method.pipeline import ShiftDC
 from shiftdc.tuning.grid import GridPoint
 from shiftdc.tuning.shared import calibration_for, measure_once
-from tests.pipeline.helpers import requests
+from tests.helpers.samples import requests
 
 N_NEW = 6
 POINTS = [

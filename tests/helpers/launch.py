@@ -1,4 +1,4 @@
-"""Run the CLI under torchrun (gloo, CPU, one thread per process) for the scale tests."""
+"""Run the CLI under torchrun (gloo, CPU, one thread per process) for the data-parallel tests."""
 
 from __future__ import annotations
 

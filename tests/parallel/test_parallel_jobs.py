@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from shiftdc.cli import main
-from tests.scale.launch import torchrun
-from tests.test_cli import write_requests
+from tests.helpers.launch import torchrun
+from tests.helpers.requests import write_requests
 
 FLOATS = ("shift_norm", "shift_along_s", "correction_norm")
 PROMPTS = ["what is in the image ?", "list steps to do this", "how to make a cake", "hello"]

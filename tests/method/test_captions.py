@@ -3,7 +3,7 @@
 from shiftdc.method.captions import Captioner
 from shiftdc.method.sample import Sample
 from shiftdc.models.generation import generate_plain
-from tests.pipeline.helpers import image, requests
+from tests.helpers.samples import image, requests
 
 
 def test_second_run_never_recaptions(tiny_vlm, tmp_path):

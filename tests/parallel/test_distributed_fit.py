@@ -4,8 +4,8 @@ import torch
 
 from shiftdc.cli import main
 from shiftdc.method.direction import SafetyDirection
-from tests.scale.launch import torchrun
-from tests.test_cli import write_requests
+from tests.helpers.launch import torchrun
+from tests.helpers.requests import write_requests
 
 
 def test_two_rank_fit_equals_one_process(tiny_dir, tmp_path, monkeypatch):

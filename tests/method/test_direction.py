@@ -10,7 +10,7 @@ from shiftdc.method.direction import SafetyDirection
 from shiftdc.models import load_vlm
 from shiftdc.models.generation import text_activations
 from shiftdc.models.tiny import make_tiny_model
-from tests.pipeline.helpers import fit_samples
+from tests.helpers.samples import fit_samples
 
 
 def test_fit_is_mean_safe_minus_mean_unsafe_of_raw_layer_outputs(vlm):

@@ -4,7 +4,6 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -12,25 +11,7 @@ from PIL import Image
 from shiftdc.cli import main
 from shiftdc.method.direction import SafetyDirection
 from shiftdc.models.tiny import BUILDERS
-
-
-def write_requests(folder, name, prompts, caption=None):
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(len(name))
-    path = folder / f"{name}.jsonl"
-    with path.open("w") as fh:
-        for i, p in enumerate(prompts):
-            img = folder / f"{name}_{i}.png"
-            Image.fromarray(rng.integers(0, 255, (14, 10 + i, 3), dtype=np.uint8)).save(img)
-            rec = {"id": f"{name}-{i}", "image": img.name, "prompt": p}
-            if caption:
-                rec["caption"] = caption
-            fh.write(json.dumps(rec) + "\n")
-    return path
-
-
-def read_jsonl(path):
-    return [json.loads(line) for line in path.read_text().splitlines()]
+from tests.helpers.requests import read_jsonl, write_requests
 
 
 @pytest.fixture(scope="module")

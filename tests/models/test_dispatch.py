@@ -8,7 +8,7 @@ from shiftdc.method.direction import SafetyDirection
 from shiftdc.method.pipeline import ShiftDC, generate_plain
 from shiftdc.models import load_vlm
 from shiftdc.models.dispatch import dispatch_kwargs, parse_max_memory
-from tests.pipeline.helpers import fit_samples, requests
+from tests.helpers.samples import fit_samples, requests
 
 N_NEW = 6
 

@@ -9,7 +9,8 @@ from shiftdc.method.direction import SafetyDirection
 from shiftdc.method.pipeline import ShiftDC
 from shiftdc.models.generation import generate_plain
 from shiftdc.models.hooks import read_last, subtract_last
-from tests.pipeline.helpers import requests
+from tests.helpers.reference import naive_reference
+from tests.helpers.samples import requests
 
 N_NEW = 8
 
@@ -30,35 +31,13 @@ def test_zero_direction_and_zero_alpha_reproduce_plain_generate(vlm, direction, 
             assert [r.response for r in sd.generate(reqs, max_new_tokens=N_NEW)] == plain
 
 
-def _naive_reference(vlm, direction, sample, layers, alpha):
-    """Two full unsteered passes, corrections by numpy, then a fresh steered generate."""
-    ad, model = vlm.adapter, vlm.model
-    tt = ad.encode_text([f"{sample.prompt} Image Caption: {sample.caption}"])
-    vl = ad.encode_vl([sample.prompt], [sample.image])
-    all_idx = list(range(vlm.num_layers))
-    with torch.no_grad():
-        with read_last(vlm.layers, all_idx) as xt:
-            model(**tt)
-        with read_last(vlm.layers, all_idx) as xv:
-            model(**vl)
-    corr = {}
-    for layer in layers:
-        m = (xv[layer][0] - xt[layer][0]).numpy().astype(np.float64)
-        s = direction.vectors[layer].numpy().astype(np.float64)
-        corr[layer] = torch.tensor(alpha * (m @ s) / (s @ s) * s, dtype=torch.float32)[None]
-    with torch.no_grad(), subtract_last(vlm.layers, corr):
-        ids = model.generate(**vl, max_new_tokens=N_NEW, do_sample=False)
-    text = ad.tokenizer.decode(ids[0, vl["input_ids"].shape[1] :], skip_special_tokens=True)
-    return corr, text.strip()
-
-
 def test_paper_mode_with_kv_reuse_equals_naive_two_pass_reference(vlm, direction, tmp_path):
     alpha = 40.0  # large, so the corrections visibly change the output
     sd = make(vlm, direction, tmp_path, alpha=alpha)
     plain = generate_plain(vlm, requests(), max_new_tokens=N_NEW)
     changed = 0
     for sample, plain_text in zip(requests(), plain, strict=True):
-        ref_corr, ref_text = _naive_reference(vlm, direction, sample, sd.layers, alpha)
+        ref_corr, ref_text = naive_reference(vlm, direction, sample, sd.layers, alpha, N_NEW)
         tr = sd.trace(sample)
         for layer in sd.layers:
             assert torch.allclose(tr.correction[layer], ref_corr[layer][0], atol=1e-5)

@@ -11,9 +11,11 @@ from shiftdc.method.direction import SafetyDirection
 from shiftdc.method.pipeline import ShiftDC
 from shiftdc.method.sample import Sample
 from shiftdc.models.fastpath import SharedPrefix, common_prefix, prefix_sharing_ok
-from tests.pipeline.helpers import fit_samples, requests
+from tests.helpers.reference import naive_reference
+from tests.helpers.samples import fit_samples, requests
 
 N_NEW, N_CAP = 6, 5
+REF_NEW = 8  # tokens generated where the naive reference is the check
 
 
 def uncaptioned() -> list[Sample]:
@@ -68,8 +70,6 @@ def test_batched_fast_path_equals_the_naive_four_pass_pipeline(vlm, direction, t
     """Caption alone, text-only pass, full unsteered pass, steered generate, one at a time."""
     from shiftdc.method.captions import CAPTION_PROMPT
     from shiftdc.models.generation import generate_plain
-    from tests.pipeline.test_shiftdc import N_NEW as REF_NEW
-    from tests.pipeline.test_shiftdc import _naive_reference
 
     reqs = uncaptioned()
     fast = make(vlm, direction, tmp_path, True, alpha=40.0, batch_size=8)
@@ -77,8 +77,8 @@ def test_batched_fast_path_equals_the_naive_four_pass_pipeline(vlm, direction, t
     for r, res in zip(reqs, got, strict=True):
         ask = Sample("c", CAPTION_PROMPT.format(query=r.prompt), r.image)
         caption = generate_plain(vlm, [ask], max_new_tokens=N_CAP)[0]
-        _, text = _naive_reference(
-            vlm, direction, Sample(r.id, r.prompt, r.image, caption), fast.layers, 40.0
+        _, text = naive_reference(
+            vlm, direction, Sample(r.id, r.prompt, r.image, caption), fast.layers, 40.0, REF_NEW
         )
         assert (res.caption, res.response) == (caption, text)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from shiftdc.cli import main
-from tests.scale.launch import popen, torchrun
+from tests.helpers.launch import popen, torchrun
 
 ARGS = ["--defense", "shiftdc", "--limit", "12", "--max-new-tokens", "12"]
 ARGS += ["--caption-tokens", "4", "--batch-size", "1", "--device", "cpu", "--quiet"]

@@ -7,7 +7,7 @@ import torch
 from shiftdc.analysis.cache import ActivationCache
 from shiftdc.method.captions import Captioner
 from shiftdc.method.sample import Sample
-from tests.pipeline.helpers import image
+from tests.helpers.samples import image
 
 N = 24
 ROUNDS = 15
