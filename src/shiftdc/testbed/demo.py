@@ -17,9 +17,11 @@ from shiftdc.testbed.measure import measure
 NOTICE = (
     "Testbed: a miniature LLaVA (SmolLM2-135M-Instruct + a text-only safety LoRA, a small "
     "LeViT vision tower and projector trained on benign data only). Evidence of the mechanism "
-    "at small scale, not a claim about 7B models. Its image pathway carries typed words only "
-    "partly: asked to read them aloud it returns about a quarter (docs/testbed.md). Judge: "
-    "refusal keywords. Small n: wide intervals."
+    "at small scale, not a claim about 7B models. It reads its images poorly: asked to read "
+    "a TYPO image aloud it returns 16-18% of the content words, and its own captions hold 5% "
+    "(docs/testbed.md), so the self-caption rows (what a deployment gets) show little of "
+    "ShiftDC; the oracle rows use ground-truth captions. Judge: refusal keywords. Small n: "
+    "wide intervals."
 )
 DEMO_CONDITIONS = tuple(c for c in CONDITIONS if "sequential" not in c.name)
 """Text vs image, and ShiftDC (paper mode) with ground-truth and with self captions."""
