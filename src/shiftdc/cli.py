@@ -552,6 +552,12 @@ def _fraction(text: str) -> float:
         ) from exc
 
 
+def cmd_check(args: argparse.Namespace) -> None:
+    from shiftdc.check_cli import run
+
+    run(args, _load(args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from shiftdc.data import BENCHMARKS
     from shiftdc.eval.defenses import DEFENSES
@@ -805,6 +811,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--default-max-tokens", type=positive_int, default=128)
     p.set_defaults(func=cmd_serve)
+
+    from shiftdc.check_cli import add_parser
+
+    add_parser(sub, _model_args, cmd_check)
     return ap
 
 
