@@ -49,9 +49,9 @@ def _image(seed: int) -> Image.Image:
     return Image.fromarray(rng.integers(0, 255, (32 + 3 * seed, 40 - 2 * seed, 3), dtype=np.uint8))
 
 
-def builtin_samples() -> list[Sample]:
-    """The requests checked: three prompts of different lengths, each with its own image."""
-    return [Sample(f"check-{i}", p, _image(i)) for i, p in enumerate(PROMPTS)]
+def builtin_samples(n: int = len(PROMPTS)) -> list[Sample]:
+    """The requests checked: `n` (2 or 3) prompts of different lengths, each with an image."""
+    return [Sample(f"check-{i}", p, _image(i)) for i, p in enumerate(PROMPTS[:n])]
 
 
 def builtin_direction(vlm: VLM) -> SafetyDirection:
@@ -109,22 +109,27 @@ def _correction(m: np.ndarray, s: np.ndarray, alpha: float) -> np.ndarray:
     return alpha * (m @ s) / (s @ s) * s
 
 
-def reference(
-    vlm: VLM,
-    sample: Sample,
-    direction: SafetyDirection,
-    layers: list[int],
-    mode: str,
-    alpha: float,
-    caption_tokens: int,
-    max_new_tokens: int,
-) -> Reference:
-    """Caption, activations, corrections and answer for one request, by whole passes only."""
+def reference_caption(vlm: VLM, sample: Sample, caption_tokens: int) -> str:
+    """The self-caption by one plain `generate` over the whole caption prompt."""
     ad = vlm.adapter
     ask = to_device(ad.encode_vl([CAPTION_PROMPT.format(query=sample.prompt)], [sample.image]), vlm)
     with torch.no_grad():
         ids = vlm.model.generate(**ask, **generation_kwargs(vlm, caption_tokens))
-    caption = decode_new(vlm, ids, ask["input_ids"].shape[1])[0]
+    return decode_new(vlm, ids, ask["input_ids"].shape[1])[0]
+
+
+def reference(
+    vlm: VLM,
+    sample: Sample,
+    caption: str,
+    direction: SafetyDirection,
+    layers: list[int],
+    mode: str,
+    alpha: float,
+    max_new_tokens: int,
+) -> Reference:
+    """Activations, corrections and answer for one request, by whole passes only."""
+    ad = vlm.adapter
     tt = to_device(ad.encode_text([sample.text_only_prompt(caption)]), vlm)
     vl = to_device(ad.encode_vl([sample.prompt], [sample.image]), vlm)
     x_tt, x_vl = _last_acts(vlm, tt), _last_acts(vlm, vl)
@@ -172,6 +177,7 @@ def run_check(
     direction = direction or builtin_direction(vlm)
     samples = list(samples or builtin_samples())
     tol = tolerance(vlm)
+    captions = [reference_caption(vlm, s, caption_tokens) for s in samples]
     out = []
     for mode in MODES:
         refs: list[Reference] | None = None
@@ -179,8 +185,8 @@ def run_check(
             sd = ShiftDC(vlm, direction, layers, mode, alpha, batch_size=bs, progress=False)
             sd.captioner = Captioner(vlm, caption_tokens, use_cache=False, progress=False)
             if refs is None:
-                args = (direction, sd.layers, mode, alpha, caption_tokens, max_new_tokens)
-                refs = [reference(vlm, s, *args) for s in samples]
+                args = (direction, sd.layers, mode, alpha, max_new_tokens)
+                refs = [reference(vlm, s, c, *args) for s, c in zip(samples, captions, strict=True)]
             got = sd.generate(samples, max_new_tokens=max_new_tokens)
             out.append(_compare(mode, bs, sd.layers, got, refs, tol))
     return out

@@ -36,26 +36,33 @@ def add_parser(sub, model_args: Callable[[argparse.ArgumentParser], None], func)
     p.add_argument("--alpha", type=nonnegative_float, default=1.0, help="correction strength")
     p.add_argument("--max-new-tokens", type=positive_int, default=8, help="answer tokens")
     p.add_argument("--caption-tokens", type=positive_int, default=8, help="caption tokens")
+    p.add_argument("--samples", type=int, choices=(2, 3), default=3, help="built-in requests")
     p.set_defaults(func=func)
 
 
 def run(args: argparse.Namespace, vlm: VLM) -> None:
     """Run every check on `vlm`, print one line per check, raise CheckFailed if any differs."""
-    from shiftdc.check import run_check
+    from shiftdc.check import builtin_samples, run_check
     from shiftdc.direction import SafetyDirection
     from shiftdc.layers import resolve_layers
 
     direction = SafetyDirection.load(args.direction, vlm) if args.direction else None
     layers = resolve_layers(args.layers, vlm.num_layers) if args.layers else None
     print(f"checking {vlm.name} ({vlm.family}, {vlm.num_layers} layers, {vlm.dtype})")
-    outcomes = run_check(
-        vlm,
-        direction,
-        alpha=args.alpha,
-        layers=layers,
-        caption_tokens=args.caption_tokens,
-        max_new_tokens=args.max_new_tokens,
-    )
+    try:
+        outcomes = run_check(
+            vlm,
+            direction,
+            builtin_samples(args.samples),
+            alpha=args.alpha,
+            layers=layers,
+            caption_tokens=args.caption_tokens,
+            max_new_tokens=args.max_new_tokens,
+        )
+    except ShiftDCError:
+        raise
+    except Exception as exc:  # a pass that fails on this model is a failed check, said once
+        raise CheckFailed(f"ShiftDC cannot run on {vlm.name}: {type(exc).__name__}: {exc}") from exc
     for o in outcomes:
         print(o.line())
     bad = [o for o in outcomes if o.verdict == "different"]
