@@ -350,3 +350,9 @@ def cmd_tune(args: argparse.Namespace) -> None:
     rec = table["recommendation"]
     where = "" if args.no_store or rec is None else " (stored with the direction)"
     print(f"recommended: {table['recommended']}{where}; {table['reason']} -> {args.out}/table.md")
+
+
+def cmd_check(args: argparse.Namespace) -> None:
+    from shiftdc.cli.check import run
+
+    run(args, _load(args))

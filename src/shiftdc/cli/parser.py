@@ -303,4 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--default-max-tokens", type=positive_int, default=128)
     p.set_defaults(func=c.cmd_serve)
+
+    from shiftdc.cli.check import add_parser
+
+    add_parser(sub, model_args, c.cmd_check)
     return ap

@@ -11,4 +11,5 @@ Modules:
   settings.py         the configuration a call uses: explicit, else recommended, else defaults
   results.py          what ShiftDC returns: Calibration, ShiftResult, Trace
   pipeline.py         ShiftDC: calibrate, apply, generate, trace
+  check.py            `shiftdc check`: the fast path against a naive whole-pass reference
 """

@@ -38,10 +38,10 @@ class Adapter:
 
     @classmethod
     def load_processor(cls, name: str, config: PretrainedConfig, **kwargs: Any) -> ProcessorMixin:
-        """The checkpoint's processor (AutoProcessor unless the family needs otherwise)."""
-        from transformers import AutoProcessor
+        """The checkpoint's processor (AutoProcessor, minus a video part without torchvision)."""
+        from shiftdc.models.auto_processor import load_auto_processor
 
-        return AutoProcessor.from_pretrained(name, **kwargs)
+        return load_auto_processor(name, config, **kwargs)
 
     # --- architecture -------------------------------------------------------------
     def decoder_layers(self) -> nn.ModuleList:

@@ -12,11 +12,15 @@ from typing import Final
 from shiftdc.errors import ShiftDCError
 from shiftdc.models.adapter import Adapter
 from shiftdc.models.gemma3 import Gemma3Adapter
+from shiftdc.models.glm4v import Glm4vAdapter
 from shiftdc.models.idefics3 import Idefics3Adapter
+from shiftdc.models.internvl import InternVLAdapter
 from shiftdc.models.llava import LlavaAdapter
 from shiftdc.models.llava_next import LlavaNextAdapter
+from shiftdc.models.llava_onevision import LlavaOnevisionAdapter
 from shiftdc.models.paligemma import PaliGemmaAdapter
 from shiftdc.models.qwen2_vl import Qwen2VLAdapter
+from shiftdc.models.qwen3_vl import Qwen3_5Adapter, Qwen3VLAdapter
 from shiftdc.registry import lookup
 
 #: the names users pass (`make-tiny-model --family`, `demo --family`); Qwen2.5-VL is served
@@ -29,6 +33,12 @@ FAMILIES: Final[dict[str, type[Adapter]]] = {
     "idefics3": Idefics3Adapter,
     "gemma3": Gemma3Adapter,
     "paligemma": PaliGemmaAdapter,
+    "qwen3_vl": Qwen3VLAdapter,
+    "qwen3_vl_moe": Qwen3VLAdapter,
+    "qwen3_5": Qwen3_5Adapter,
+    "llava_onevision": LlavaOnevisionAdapter,
+    "internvl": InternVLAdapter,
+    "glm4v": Glm4vAdapter,
 }
 
 

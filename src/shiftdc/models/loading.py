@@ -12,7 +12,7 @@ from torch import nn
 
 from shiftdc.models.adapter import Adapter
 from shiftdc.models.dispatch import dispatch_kwargs, input_device, sampled_parameters
-from shiftdc.models.families import adapter_for_model_type
+from shiftdc.models.generic import adapter_for_config
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -151,7 +151,7 @@ def load_vlm(
             "or a local directory holding config.json (build a tiny one with "
             "`shiftdc make-tiny-model`)."
         ) from exc
-    adapter_cls = adapter_for_model_type(config.model_type)
+    adapter_cls = adapter_for_config(config)
     torch_dtype = _resolve_dtype(dtype, device)
     dispatch = dispatch_kwargs(device_map, max_memory, offload_folder)
     model = AutoModelForImageTextToText.from_pretrained(

@@ -8,6 +8,7 @@ video processor: the image path, chat template and tokenizer are the real ones.
 
 from __future__ import annotations
 
+import inspect
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,28 @@ def image_only(processor_cls: type) -> type:
             # attributes (image_processor, tokenizer), so the missing video one is skipped
             super().__init__(image_processor, tokenizer, chat_template=chat_template, **kw)
 
+        @classmethod
+        def from_args_and_dict(cls, args, processor_dict: dict, **kwargs):  # noqa: ANN001
+            # transformers keeps only the saved options its __init__'s code names: ours
+            # names few, so pass the original's own options through here
+            kwargs.pop("return_unused_kwargs", None)
+            given = {**processor_dict, **kwargs}
+            return cls(*args, **{k: v for k, v in given.items() if k in own})
+
+    own = set(inspect.signature(processor_cls.__init__).parameters) - {
+        "self",
+        "image_processor",
+        "tokenizer",
+        "video_processor",
+        "args",
+        "kwargs",
+    }
+    # the original's own options (num_image_tokens, image_seq_len ...) stay in the signature,
+    # which transformers reads to know what to save and load
+    params = inspect.signature(processor_cls.__init__).parameters.values()
+    ImageOnly.__init__.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [p for p in params if p.name != "video_processor"]
+    )
     # saved configs must name the real class so that a full install loads it as usual
     ImageOnly.__name__ = ImageOnly.__qualname__ = processor_cls.__name__
     ImageOnly.__doc__ = f"{processor_cls.__name__} without a video processor (no torchvision)."

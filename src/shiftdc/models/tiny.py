@@ -330,6 +330,19 @@ BUILDERS: dict[str, Callable[[Path], None]] = {
 }
 
 
+def _recent(family: str) -> Callable[[Path], None]:
+    def build(out: Path) -> None:
+        from shiftdc.models import tiny_recent
+
+        getattr(tiny_recent, f"_{family}")(out)
+
+    return build
+
+
+RECENT = ("qwen3_vl", "qwen3_vl_moe", "qwen3_5", "llava_onevision", "internvl", "glm4v")
+BUILDERS.update({family: _recent(family) for family in RECENT})  # in models/tiny_recent.py
+
+
 def make_tiny_model(family: str, out: str | Path, seed: int = 0) -> Path:
     """Build and save a tiny random checkpoint of `family` (one of `families()`) into `out`."""
     builder = lookup(BUILDERS, family, "family")

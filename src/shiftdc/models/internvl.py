@@ -1,0 +1,17 @@
+"""InternVL 3.x (InternVLForConditionalGeneration, the transformers-native checkpoints)."""
+
+from PIL import Image
+
+from shiftdc.models.adapter import Adapter
+
+
+class InternVLAdapter(Adapter):
+    """InternVL: image tiles plus a thumbnail, pixel-shuffled, between `<img>` markers;
+    plain positions, image first, causal cache (KV reuse as LLaVA)."""
+
+    family = "internvl"
+    model_types = ("internvl",)
+
+    def processor_images(self, images: list[Image.Image]) -> list:
+        """A nested list, one per prompt."""
+        return [[im] for im in images]

@@ -1,0 +1,188 @@
+"""Tiny random checkpoints of the recent families (built from configs, no download).
+
+Same recipe as `models/tiny.py`: a 4-layer, 32-wide text decoder, a two-layer vision tower
+on images of a few pixels, the family's real processor class with the offline word-level
+tokenizer and chat template. Processors that take a video processor are saved without it
+always (`processing.image_only`): ShiftDC never uses video, and the
+default video processors need torchvision.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from shiftdc.models.processing import image_only
+from shiftdc.models.tiny import QWEN_SPECIALS, TEXT, _save, _special_ids, _vision
+from shiftdc.models.tiny_common import chat_template, word_tokenizer
+
+
+def _qwen3(out: Path, kind: str) -> None:
+    """Qwen3-VL (dense or MoE) or Qwen3.5 (linear + full attention layers)."""
+    import transformers as tf
+
+    tok = word_tokenizer(QWEN_SPECIALS)
+    ids = {t: tok.convert_tokens_to_ids(t) for t in QWEN_SPECIALS}
+    rope = dict(rope_type="default", rope_theta=10000.0, mrope_section=[2, 1, 1])
+    rope["mrope_interleaved"] = True
+    vision = dict(
+        depth=2,
+        num_heads=2,
+        patch_size=2,
+        spatial_merge_size=2,
+        temporal_patch_size=2,
+        hidden_size=16,
+        intermediate_size=32,
+        out_hidden_size=TEXT["hidden_size"],
+        num_position_embeddings=16,
+    )
+    text = dict(TEXT, head_dim=8, **_special_ids(tok), rope_parameters=rope)
+    if kind == "qwen3_5":
+        classes = (tf.Qwen3_5Config, tf.Qwen3_5ForConditionalGeneration)
+        text.update(
+            layer_types=["linear_attention", "full_attention"] * 2,
+            linear_num_value_heads=2,
+            linear_num_key_heads=2,
+            linear_key_head_dim=8,
+            linear_value_head_dim=8,
+            linear_conv_kernel_dim=2,
+        )
+    else:
+        vision["deepstack_visual_indexes"] = [0]
+        classes = (tf.Qwen3VLConfig, tf.Qwen3VLForConditionalGeneration)
+        if kind == "qwen3_vl_moe":
+            classes = (tf.Qwen3VLMoeConfig, tf.Qwen3VLMoeForConditionalGeneration)
+            text.update(num_experts=4, num_experts_per_tok=2, moe_intermediate_size=16)
+    cfg = classes[0](
+        text_config=dict(model_type=f"{kind}_text", **text),
+        vision_config=vision,
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+    )
+    # 4x4-pixel merged patches, at most 12x12 pixels: 1 to 9 image tokens per image
+    image_processor = tf.Qwen2VLImageProcessorPil(
+        size={"shortest_edge": 16, "longest_edge": 144},
+        patch_size=2,
+        temporal_patch_size=2,
+        merge_size=2,
+    )
+    template = chat_template("<|vision_start|><|image_pad|><|vision_end|>")
+    processor = image_only(tf.Qwen3VLProcessor)(image_processor, tok, chat_template=template)
+    _save(out, classes[1](cfg), processor)
+
+
+def _qwen3_vl(out: Path) -> None:
+    _qwen3(out, "qwen3_vl")
+
+
+def _qwen3_vl_moe(out: Path) -> None:
+    _qwen3(out, "qwen3_vl_moe")
+
+
+def _qwen3_5(out: Path) -> None:
+    _qwen3(out, "qwen3_5")
+
+
+def _llava_onevision(out: Path) -> None:
+    import transformers as tf
+
+    tok = word_tokenizer(["<image>", "<video>"])
+    pinpoints = [[4, 8], [8, 4]]
+    cfg = tf.LlavaOnevisionConfig(
+        text_config=dict(model_type="qwen2", **TEXT, **_special_ids(tok)),
+        vision_config=_vision("siglip_vision_model", image_size=4, patch_size=2),
+        image_token_index=tok.convert_tokens_to_ids("<image>"),
+        video_token_index=tok.convert_tokens_to_ids("<video>"),
+        image_grid_pinpoints=pinpoints,
+        vision_feature_select_strategy="full",
+    )
+    image_processor = tf.LlavaOnevisionImageProcessorPil(
+        size={"height": 4, "width": 4}, image_grid_pinpoints=pinpoints
+    )
+    processor = image_only(tf.LlavaOnevisionProcessor)(
+        image_processor,
+        tok,
+        num_image_tokens=4,
+        vision_feature_select_strategy="full",
+        chat_template=chat_template("<image>"),
+    )
+    _save(out, tf.LlavaOnevisionForConditionalGeneration(cfg), processor)
+
+
+def _internvl(out: Path) -> None:
+    import transformers as tf
+
+    specials = ["<img>", "</img>", "<IMG_CONTEXT>", "<video>"]
+    tok = word_tokenizer(
+        specials,
+        extra_special_tokens={
+            "start_image_token": "<img>",
+            "end_image_token": "</img>",
+            "context_image_token": "<IMG_CONTEXT>",
+            "video_token": "<video>",
+        },
+    )
+    # 8x8 tiles of 2x2 patches, pixel-shuffled by 0.5: 4 image tokens per tile
+    cfg = tf.InternVLConfig(
+        text_config=dict(model_type="qwen2", **TEXT, **_special_ids(tok)),
+        vision_config=dict(
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=[8, 8],
+            patch_size=[2, 2],
+        ),
+        image_token_id=tok.convert_tokens_to_ids("<IMG_CONTEXT>"),
+        image_seq_length=4,
+    )
+    image_processor = tf.GotOcr2ImageProcessorPil(
+        size={"height": 8, "width": 8}, crop_to_patches=True, min_patches=1, max_patches=2
+    )
+    processor = image_only(tf.InternVLProcessor)(
+        image_processor, tok, image_seq_length=4, chat_template=chat_template("<IMG_CONTEXT>")
+    )
+    _save(out, tf.InternVLForConditionalGeneration(cfg), processor)
+
+
+def _glm4v(out: Path) -> None:
+    import transformers as tf
+
+    specials = ["<|begin_of_image|>", "<|image|>", "<|end_of_image|>", "<|video|>"]
+    specials += ["<|begin_of_video|>", "<|end_of_video|>"]
+    tok = word_tokenizer(specials)
+    ids = {t: tok.convert_tokens_to_ids(t) for t in specials}
+    rope = dict(rope_type="default", rope_theta=10000.0, mrope_section=[2, 1, 1])
+    rope["partial_rotary_factor"] = 1.0
+    cfg = tf.Glm4vConfig(
+        text_config=dict(
+            model_type="glm4v_text", **TEXT, **_special_ids(tok), rope_parameters=rope
+        ),
+        vision_config=dict(
+            depth=2,
+            hidden_size=16,
+            intermediate_size=32,
+            num_heads=2,
+            image_size=8,
+            patch_size=2,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+            out_hidden_size=TEXT["hidden_size"],
+        ),
+        image_token_id=ids["<|image|>"],
+        video_token_id=ids["<|video|>"],
+        image_start_token_id=ids["<|begin_of_image|>"],
+        image_end_token_id=ids["<|end_of_image|>"],
+        video_start_token_id=ids["<|begin_of_video|>"],
+        video_end_token_id=ids["<|end_of_video|>"],
+    )
+    image_processor = tf.Glm4vImageProcessorPil(
+        size={"shortest_edge": 16, "longest_edge": 144},
+        patch_size=2,
+        temporal_patch_size=2,
+        merge_size=2,
+    )
+    template = chat_template("<|begin_of_image|><|image|><|end_of_image|>")
+    processor = image_only(tf.Glm4vProcessor)(image_processor, tok, chat_template=template)
+    _save(out, tf.Glm4vForConditionalGeneration(cfg), processor)
