@@ -25,6 +25,7 @@ class Spec:
     seed: int | None = None
     cancel_after: int | None = None  # leave after this many deltas
     guard: Guard | None = None
+    after: tuple[int, int] | None = None  # (spec index, deltas): arrive once it streamed these
 
 
 @dataclass
@@ -57,8 +58,15 @@ def job_of(spec: Spec, i: int, loop: asyncio.AbstractEventLoop, guard: Guard) ->
 def run(engine: Engine, specs: list[Spec], guard: Guard) -> list[Outcome]:
     """Submit every spec at its time and wait for all of them; one Outcome per spec."""
 
+    streamed = [0] * len(specs)
+    progress = asyncio.Condition()
+
     async def one(i: int, spec: Spec, t0: float) -> Outcome:
         await asyncio.sleep(spec.at)
+        if spec.after is not None:
+            other, count = spec.after
+            async with progress:
+                await progress.wait_for(lambda: streamed[other] >= count)
         job = job_of(spec, i, asyncio.get_running_loop(), guard)
         submitted = time.monotonic() - t0
         engine.submit(job)
@@ -67,6 +75,9 @@ def run(engine: Engine, specs: list[Spec], guard: Guard) -> list[Outcome]:
             kind, payload = await asyncio.wait_for(job.events.get(), 600)
             if kind == "delta":
                 deltas.append(payload)
+                async with progress:
+                    streamed[i] += 1
+                    progress.notify_all()
                 if spec.cancel_after is not None and len(deltas) >= spec.cancel_after:
                     job.cancelled.set()
                 continue

@@ -152,8 +152,8 @@ def test_short_request_finishes_long_before_a_long_one(make_engine):
     engine = make_engine(4)
     engine.min_new_tokens = 10**6  # answers run to their limits
     g = guard(engine)
-    long = Spec("describe everything you see in detail", image(500), 150)
-    short = Spec("why?", image(501), 3, at=0.4)
+    long = Spec("describe everything you see in detail", image(500), 200)
+    short = Spec("why?", image(501), 3, after=(0, 10))  # arrives while the long one streams
     out_long, out_short = run(engine, [long, short], g)
     assert out_long.finish == "length" and out_short.finish == "length"
     assert out_short.done < out_long.done

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("shiftdc.serve")
 ENGINES = ("slots", "batch")
 """slots: this engine (the default); batch: the micro-batching engine (`engine.py`)."""
-STEP_HISTORY = 100_000
+STEP_HISTORY = 10_000  # steps kept in memory (`steps`); the log file keeps all
 
 
 @dataclass(eq=False)
@@ -103,6 +103,7 @@ class SlotEngine(Engine):
         self.steps: deque[dict[str, Any]] = deque(maxlen=STEP_HISTORY)
         self._step_log = open(step_log, "a", encoding="utf-8") if step_log else None  # noqa: SIM115
         self._prefilled = 0  # prompt tokens run since the last step
+        self._step_count = 0
         self._admitted = (0, max_batch_size)  # (waiting, free slots) after the last admission
         self._t0 = time.monotonic()
         gen_cfg = vlm.model.generation_config
@@ -223,7 +224,7 @@ class SlotEngine(Engine):
     def _record(self, rows: list[Active], seconds: float) -> None:
         kinds = [a.kind for a in rows]
         entry = {
-            "step": len(self.steps),
+            "step": self._step_count,
             "t": round(time.monotonic() - self._t0, 6),
             "rows": len(rows),
             "caption_rows": kinds.count("caption"),
@@ -236,6 +237,7 @@ class SlotEngine(Engine):
             "seconds": round(seconds, 6),
         }
         self._prefilled = 0
+        self._step_count += 1
         self.steps.append(entry)
         self.metrics.batch_size.observe(len(rows))
         if self._step_log is not None:
