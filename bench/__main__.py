@@ -7,6 +7,10 @@ if sys.argv[1:2] == ["serve"]:
     from bench.serve import main
 
     sys.exit(main(sys.argv[2:]))
+if sys.argv[1:2] == ["serve-replay"]:
+    from bench.serve_replay import main as replay_main
+
+    sys.exit(replay_main(sys.argv[2:]))
 if sys.argv[1:2] == ["soak"]:
     from bench.soak import main as soak_main
 
