@@ -2,9 +2,10 @@
 
 Runs the slot engine in-process on a tiny random LLaVA (so decode steps are cheap) with
 exact caption and answer lengths (default 128 and 128, as the GPU targets), closed-loop
-clients at concurrency 1, 8 and 32 (first arrivals 10 ms apart), for three servers: ShiftDC with self-captions,
-unguarded, and one request at a time. Each run's logged schedule is priced at the H200
-decode-step costs of `bench/serve_projection.py`. A projection, not a measurement.
+clients at concurrency 1, 8 and 32 (first arrivals 10 ms apart), for three servers:
+ShiftDC with self-captions, unguarded, and one request at a time. Each run's logged
+schedule is priced at the H200 decode-step costs of `bench/serve_projection.py`.
+A projection, not a measurement.
 """
 
 from __future__ import annotations
