@@ -90,16 +90,15 @@ def main(argv: list[str] | None = None) -> int:
         unsafe = [Sample("u", "do harmful work", None), Sample("v", "hurt people", None)]
         direction = SafetyDirection.fit(vlm, safe, unsafe, progress=False)
         for name, (guard, slots) in SERVERS.items():
-            engine = _engine(vlm, direction, guard, slots, args.caption_tokens, Path(tmp))
             out[name] = {}
-            for c in LEVELS:
+            for c in LEVELS:  # a fresh engine per run: its step history holds the whole run
+                engine = _engine(vlm, direction, guard, slots, args.caption_tokens, Path(tmp))
                 n = max(2, args.waves * c) if slots > 1 else max(2, c)
-                start = len(engine.steps)
                 asyncio.run(_load(engine, guard, n, c, args.tokens))
-                steps = list(engine.steps)[start:]
+                engine.close(60)
+                steps = list(engine.steps)
                 out[name][str(c)] = {**project(steps, n), **schedule_summary(steps)}
                 print(name, c, json.dumps(out[name][str(c)]), flush=True)
-            engine.close(60)
     for c in LEVELS:
         rate = {k: out[k][str(c)]["projected_req_per_s"] for k in SERVERS}
         out[f"ratios_{c}"] = {
