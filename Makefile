@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo test lint bench serve scale-demo
+.PHONY: setup demo test lint bench serve soak scale-demo
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ bench: setup
 
 serve: setup
 	$(VENV)/bin/shiftdc serve
+
+# The server's long soak: 2,000 mixed requests at concurrency 32 (the suite runs a short one)
+soak: setup
+	$(PY) -m bench soak --requests 2000 --concurrency 32
 
 # Data-parallel evaluation on a CPU machine: 2 processes (gloo), the testbed, 8 built-in items
 scale-demo: setup

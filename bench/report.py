@@ -41,13 +41,21 @@ def rows(results: dict[str, Any]) -> list[tuple[str, float, str, str]]:
     return out
 
 
+def _measured(meta: dict[str, Any]) -> str:
+    m = meta.get("measured")
+    if not m:
+        return ""
+    return f" Code measured: commit {m['commit']}, transformers {m['transformers']}."
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The results table with the machine and settings it was taken on."""
     meta = results["meta"]
     lines = [
         f"Measured {meta['date']} on **{meta['machine']}** ({meta['device_note']}), "
         f"`{meta['command']}`; model: {meta['model']}; {meta['tokens']} caption tokens, "
-        f"{meta['tokens']} answer tokens, median of {meta['repeats']} interleaved repeats.",
+        f"{meta['tokens']} answer tokens, median of {meta['repeats']} interleaved repeats."
+        + _measured(meta),
         "",
         "| measurement | ratio | target | met |",
         "|---|---:|---:|:---:|",

@@ -40,6 +40,32 @@ def machine(device: str, threads: int) -> tuple[str, str]:
     return f"{name}, {cores} cores", f"CPU, {threads} torch thread(s), torch {torch.__version__}"
 
 
+def measured_change() -> dict[str, str]:
+    """Which code a run measured: the git commit (with -dirty for uncommitted edits) and
+    the versions of the libraries whose speed it depends on."""
+    import subprocess
+
+    import transformers
+
+    def git(*args: str) -> str:
+        try:
+            out = subprocess.run(
+                ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=30
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short=12", "HEAD") or "unknown"
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    return {
+        "commit": commit + ("-dirty" if dirty else ""),
+        "subject": git("log", "-1", "--format=%s")[:120],
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+    }
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     ap.add_argument(
@@ -136,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             + (f" --shape {args.shape}" if args.shape else ""),
             "date": dt.date.today().isoformat(),
             "python": sys.version.split()[0],
+            "measured": measured_change(),
         }
     readme = None if (args.quick or args.no_readme or args.shape) else ROOT / "README.md"
     stem = report.write(results, args.out / args.shape if args.shape else args.out, readme)

@@ -48,9 +48,9 @@ def test_concurrent_equals_solo_equals_library(tiny_server, tiny_vlm, tiny_direc
     rows_before, batches_before = _batch_sizes(tiny_server.url)
     together = asyncio.run(concurrent())
     rows_after, batches_after = _batch_sizes(tiny_server.url)
-    # they really ran batched: fewer batches than requests
-    assert rows_after - rows_before == N
-    assert batches_after - batches_before < N
+    # they really ran batched: more than one row per batch (micro-batching) or per decode
+    # step (the slot engine) on average
+    assert rows_after - rows_before > batches_after - batches_before > 0
 
     client = openai.OpenAI(base_url=tiny_server.api, api_key=KEY, max_retries=0)
     alone = [

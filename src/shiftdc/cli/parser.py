@@ -294,6 +294,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-wait-ms", type=nonnegative_float, default=10.0)
     p.add_argument("--max-batch-size", type=positive_int, default=8)
     p.add_argument("--max-queue", type=positive_int, default=64, help="waiting requests before 429")
+    p.add_argument(
+        "--engine",
+        choices=("slots", "batch"),
+        default="slots",
+        help="slots: every decode step runs every active row, requests join per step "
+        "(default); batch: the old micro-batching (also used where a family's cache cannot "
+        "take rows joining mid-flight)",
+    )
+    p.add_argument(
+        "--prefill-chunk", type=positive_int, default=512, help="slots: prompt tokens per pass"
+    )
+    p.add_argument("--step-log", type=Path, help="slots: append one JSON line per decode step here")
     p.add_argument("--timeout", type=nonnegative_float, default=300.0, help="per-request seconds")
     p.add_argument("--max-body-bytes", type=positive_int, default=20 * 1024 * 1024)
     p.add_argument("--max-image-bytes", type=positive_int, default=10 * 1024 * 1024)

@@ -1,7 +1,8 @@
 """`shiftdc serve`: an OpenAI-compatible chat endpoint with ShiftDC on every image request.
 
-Web layer: FastAPI + uvicorn + prometheus_client. Engine: our own micro-batched
-`generate` with one ShiftDC correction per row (`engine.py`, `rows.py`).
+Web layer: FastAPI + uvicorn + prometheus_client. Engine: our own slot scheduler over the
+HF cache (`scheduler.py`, `slots.py`; iteration-level, the default) or the older micro-batched
+`generate` with one ShiftDC correction per row (`engine.py`, `rows.py`; `--engine batch`).
 
 Modules:
   app.py            the FastAPI app: OpenAI-compatible routes, auth, limits, errors, metrics
@@ -13,8 +14,10 @@ Modules:
   openai_errors.py  errors as OpenAI's JSON body with a status
   prometheus.py     the Prometheus metrics of one server
   rows.py           per-row generation inside one batched `generate`
+  scheduler.py      the slot engine: every decode step runs every active row, per-step admission
   schema.py         the chat-completions request (validated) and response bodies
   server.py         run the app under uvicorn; SIGTERM drains in-flight requests
+  slots.py          the KV cache of rows decoding together: rows join and leave per step
 """
 
 from shiftdc.serve.app import create_app

@@ -26,6 +26,7 @@ from shiftdc.serve.conversation import to_prompt
 from shiftdc.serve.engine import Engine, Guard, Job
 from shiftdc.serve.openai_errors import APIError, bad, too_large
 from shiftdc.serve.prometheus import Metrics
+from shiftdc.serve.scheduler import make_engine
 from shiftdc.serve.schema import ChatRequest, chunk_body, completion_body, parse_request, usage
 
 log = logging.getLogger("shiftdc.serve")
@@ -48,7 +49,8 @@ class State:
     def load(self, loader: Callable[[ServeConfig], Components]) -> None:
         try:
             parts = loader(self.config)
-            engine = Engine(
+            engine = make_engine(
+                self.config.engine,
                 parts.vlm,
                 parts.direction,
                 parts.captioner,
@@ -60,6 +62,8 @@ class State:
                 batch_wait_ms=self.config.batch_wait_ms,
                 max_batch_size=self.config.max_batch_size,
                 max_queue=self.config.max_queue,
+                prefill_chunk=self.config.prefill_chunk,
+                step_log=self.config.step_log,
             )
             sdc = engine.shiftdc(self.config.mode, self.config.alpha)  # checks the settings
             log.info("ShiftDC: %s", sdc.settings.describe())

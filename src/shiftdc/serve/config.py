@@ -33,6 +33,9 @@ class ServeConfig:
     batch_wait_ms: float = 10.0
     max_batch_size: int = 8
     max_queue: int = 64
+    engine: str = "slots"  # slots: iteration-level scheduling; batch: micro-batching
+    prefill_chunk: int = 512  # slots: prompt tokens per prefill pass between decode steps
+    step_log: Path | None = None  # slots: one JSON line per decode step
     # limits
     timeout_s: float = 300.0
     max_body_bytes: int = 20 * 1024 * 1024
@@ -54,10 +57,13 @@ class ServeConfig:
             "--max-pixels": self.max_pixels,
             "--max-tokens": self.max_tokens,
             "--caption-tokens": self.caption_tokens,
+            "--prefill-chunk": self.prefill_chunk,
         }
         for flag, value in positive.items():
             if value <= 0:
                 raise InputError(f"{flag} must be > 0, got {value}")
+        if self.engine not in ("slots", "batch"):
+            raise InputError(f"--engine must be slots or batch, got {self.engine!r}")
         if self.batch_wait_ms < 0:
             raise InputError(f"--batch-wait-ms must be >= 0, got {self.batch_wait_ms}")
         if not 0 < self.port < 65536:
