@@ -477,6 +477,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
             cache_dir=args.cache_dir,
             guard=not args.no_guard,
             allow_client_overrides=args.allow_client_overrides,
+            playground=args.playground,
+            playground_compare=args.playground_compare,
             served_model_name=args.served_model_name,
             dtype=args.dtype,
             device=args.device,
@@ -786,6 +788,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-client-overrides",
         action="store_true",
         help='let clients set extra_body={"shiftdc": {"enabled", "mode", "alpha"}}',
+    )
+    p.add_argument("--playground", action="store_true", help="serve the playground page at /")
+    p.add_argument(
+        "--playground-compare",
+        action="store_true",
+        help="show unguarded answers beside guarded ones: lets ANY caller holding the API key "
+        'send "shiftdc": {"enabled": false} (off by default)',
     )
     p.add_argument("--served-model-name", help="model id clients send (default: folder name)")
     p.add_argument("--dtype", default="auto", help="float32 | bfloat16 | float16 | auto")
