@@ -11,11 +11,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.serve.playground.browser import make_driver, missing
+from tests.serve.playground.browser import (
+    ask,
+    by_id,
+    connect,
+    done,
+    make_driver,
+    missing,
+    state,
+    wait,
+)
 from tests.serve.server_proc import KEY
 
 pytestmark = pytest.mark.skipif(missing() is not None, reason=str(missing()))
-WAIT = 180  # seconds; two short answers on the tiny model take a few
 
 
 @pytest.fixture(scope="module")
@@ -25,45 +33,6 @@ def driver():
         yield d
     finally:
         d.quit()
-
-
-def _by_id(d, element_id: str):
-    from selenium.webdriver.common.by import By
-
-    return d.find_element(By.ID, element_id)
-
-
-def _wait(d, condition, timeout: float = WAIT):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(d, timeout, poll_frequency=0.2).until(lambda _: condition())
-
-
-def _state(d, pane: str) -> str:
-    return _by_id(d, pane).get_attribute("data-state")
-
-
-def _connect(d, server, key: str | None, expect_ok: bool = True) -> None:
-    d.get(f"{server.url}/")
-    _wait(
-        d, lambda: d.execute_script("return document.querySelectorAll('#examples button').length")
-    )
-    if key is not None:
-        _by_id(d, "api-key").send_keys(key)
-        _by_id(d, "connect").click()
-    if expect_ok:
-        _wait(d, lambda: "decoder layers" in _by_id(d, "server-line").text)
-
-
-def _ask(d, max_tokens: int) -> None:
-    box = _by_id(d, "max-tokens")
-    box.clear()
-    box.send_keys(str(max_tokens))
-    _by_id(d, "submit").click()
-
-
-def _done(d, *panes: str) -> None:
-    _wait(d, lambda: all(_state(d, p) in ("done", "error", "off") for p in panes))
 
 
 def _api(server, image_url: str, prompt: str, tokens: int, shiftdc: dict, key=KEY) -> dict:
@@ -92,22 +61,22 @@ def test_builtin_image_streams_both_answers_caption_and_chart(driver, playground
     d, server = driver, playground_server
     d.get(f"{server.url}/")
     # the key is required: the page says so instead of hanging
-    _wait(d, lambda: _by_id(d, "connect-error").is_displayed())
-    assert "HTTP 401" in _by_id(d, "connect-error").text
-    _connect(d, server, KEY)
+    wait(d, lambda: by_id(d, "connect-error").is_displayed())
+    assert "HTTP 401" in by_id(d, "connect-error").text
+    connect(d, server, KEY)
     example = d.execute_script(
         "return [...document.querySelectorAll('#examples button')]"
         ".find(b => b.dataset.example.endsWith('-typo') && b.classList.contains('harmful'))"
         ".dataset.example"
     )
-    _by_id(d, "examples").find_element("css selector", f'[data-example="{example}"]').click()
-    _wait(d, lambda: _by_id(d, "prompt").get_attribute("value"))
+    by_id(d, "examples").find_element("css selector", f'[data-example="{example}"]').click()
+    wait(d, lambda: by_id(d, "prompt").get_attribute("value"))
     listing = httpx.get(f"{server.url}/playground/examples").json()["examples"]
     ex = next(e for e in listing if e["id"] == example)
-    assert _by_id(d, "prompt").get_attribute("value") == ex["query"]  # the attack's query
-    _ask(d, 8)
-    _done(d, "guarded", "unguarded")
-    assert _state(d, "guarded") == "done" and _state(d, "unguarded") == "done"
+    assert by_id(d, "prompt").get_attribute("value") == ex["query"]  # the attack's query
+    ask(d, 8)
+    done(d, "guarded", "unguarded")
+    assert state(d, "guarded") == "done" and state(d, "unguarded") == "done"
 
     png = httpx.get(f"{server.url}{ex['image']}").content
     url = "data:image/png;base64," + base64.b64encode(png).decode()
@@ -118,11 +87,11 @@ def test_builtin_image_streams_both_answers_caption_and_chart(driver, playground
     text = d.execute_script("return document.querySelector('#unguarded .text').textContent")
     assert text == unguarded["choices"][0]["message"]["content"]
     block = guarded["shiftdc"]
-    assert _by_id(d, "caption").text == block["caption"] and block["caption"]
+    assert by_id(d, "caption").get_attribute("textContent") == block["caption"] and block["caption"]
 
     per = block["per_layer"]
     n = per["num_layers"]
-    chart = _by_id(d, "chart")
+    chart = by_id(d, "chart")
     assert chart.get_attribute("data-layers") == str(n)
     bars = d.execute_script(
         "return [...document.querySelectorAll('#chart g.layer')]"
@@ -143,46 +112,46 @@ def test_builtin_image_streams_both_answers_caption_and_chart(driver, playground
         "return [...document.querySelectorAll('#settings li')].map(li => li.dataset.setting)"
     )
     assert settings == ["mode", "layers", "alpha", "positions"]
-    assert "built-in default" in _by_id(d, "settings").text
-    assert _by_id(d, "submit").is_enabled()
+    assert "built-in default" in by_id(d, "settings").text
+    assert by_id(d, "submit").is_enabled()
 
 
 def test_too_large_image_shows_the_servers_error(driver, playground_server, tmp_path):
     d, server = driver, playground_server
-    _connect(d, server, KEY)
+    connect(d, server, KEY)
     rng = np.random.default_rng(0)
     big = tmp_path / "noise.png"
     Image.fromarray(rng.integers(0, 256, (320, 320, 3), dtype=np.uint8)).save(big)
     assert big.stat().st_size > 150_000  # the fixture's --max-image-bytes
-    _by_id(d, "file").send_keys(str(big))
-    _wait(d, lambda: "noise.png" in _by_id(d, "image-note").text)
-    _by_id(d, "prompt").send_keys("what is this?")
-    _ask(d, 4)
-    _done(d, "guarded", "unguarded")
+    by_id(d, "file").send_keys(str(big))
+    wait(d, lambda: "noise.png" in by_id(d, "image-note").text)
+    by_id(d, "prompt").send_keys("what is this?")
+    ask(d, 4)
+    done(d, "guarded", "unguarded")
     for pane in ("guarded", "unguarded"):
-        assert _state(d, pane) == "error"
+        assert state(d, pane) == "error"
         shown = d.execute_script(f"return document.querySelector('#{pane} .error').textContent")
         assert shown.startswith("HTTP 413: ") and "150000" in shown, shown
-    assert _by_id(d, "submit").is_enabled() and not _by_id(d, "stop").is_enabled()
+    assert by_id(d, "submit").is_enabled() and not by_id(d, "stop").is_enabled()
     # a missing image is refused on the page, before any request
     d.get(f"{server.url}/")
-    _connect(d, server, KEY)
-    _by_id(d, "submit").click()
-    _wait(d, lambda: _by_id(d, "form-error").is_displayed())
-    assert "choose or drop an image" in _by_id(d, "form-error").text
+    connect(d, server, KEY)
+    by_id(d, "submit").click()
+    wait(d, lambda: by_id(d, "form-error").is_displayed())
+    assert "choose or drop an image" in by_id(d, "form-error").text
 
 
 def test_api_key_travels_only_in_a_header(driver, playground_server):
     d, server = driver, playground_server
-    _connect(d, server, "not-the-key", expect_ok=False)
-    _wait(d, lambda: "wrong API key" in _by_id(d, "connect-error").text)
-    assert _by_id(d, "connect-error").text.startswith("HTTP 401: ")
-    box = _by_id(d, "api-key")
+    connect(d, server, "not-the-key", expect_ok=False)
+    wait(d, lambda: "wrong API key" in by_id(d, "connect-error").text)
+    assert by_id(d, "connect-error").text.startswith("HTTP 401: ")
+    box = by_id(d, "api-key")
     box.clear()
     box.send_keys(KEY)
-    _by_id(d, "connect").click()
-    _wait(d, lambda: "decoder layers" in _by_id(d, "server-line").text)
-    assert not _by_id(d, "connect-error").is_displayed()
+    by_id(d, "connect").click()
+    wait(d, lambda: "decoder layers" in by_id(d, "server-line").text)
+    assert not by_id(d, "connect-error").is_displayed()
     key_in = d.execute_script(
         "const k = arguments[0];"
         "const res = performance.getEntriesByType('resource').map(e => e.name);"
@@ -192,21 +161,21 @@ def test_api_key_travels_only_in_a_header(driver, playground_server):
         KEY,
     )
     assert key_in == {"urls": [], "local": 0, "session": 0, "cookie": ""}
-    assert _by_id(d, "api-key").get_attribute("type") == "password"
+    assert by_id(d, "api-key").get_attribute("type") == "password"
 
 
 def test_phone_width_without_comparison_or_key(playground_server_no_compare):
     d = make_driver(390, 844)
     try:
         server = playground_server_no_compare
-        _connect(d, server, None)
-        assert not _by_id(d, "compare").is_enabled()
+        connect(d, server, None)
+        assert not by_id(d, "compare").is_enabled()
         d.find_element("css selector", "#examples button.benign").click()
-        _wait(d, lambda: _by_id(d, "prompt").get_attribute("value"))
-        _ask(d, 4)
-        _done(d, "guarded", "unguarded")
-        assert _state(d, "guarded") == "done" and _state(d, "unguarded") == "off"
-        assert "--playground-compare" in _by_id(d, "unguarded").text
+        wait(d, lambda: by_id(d, "prompt").get_attribute("value"))
+        ask(d, 4)
+        done(d, "guarded", "unguarded")
+        assert state(d, "guarded") == "done" and state(d, "unguarded") == "off"
+        assert "--playground-compare" in by_id(d, "unguarded").text
         assert d.execute_script("return document.querySelectorAll('#chart g.layer').length") > 0
         # nothing wider than the phone, and every control has a label
         assert d.execute_script("return document.documentElement.scrollWidth") <= 390

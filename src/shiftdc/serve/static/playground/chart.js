@@ -66,7 +66,8 @@ export function drawChart(svg, perLayer) {
   for (let v = lo; v <= hi + step / 2; v += step) {
     el("line", { x1: M.left, x2: W - M.right, y1: y(v), y2: y(v) }, grid);
     const label = el("text", { x: M.left - 6, y: y(v) + 4, class: "tick", "text-anchor": "end" }, grid);
-    label.textContent = fmt(Math.abs(v) < step / 1e6 ? 0 : v);
+    const digits = Math.max(0, -Math.floor(Math.log10(step)));
+    label.textContent = (Math.abs(v) < step / 1e6 ? 0 : v).toFixed(digits);
   }
   const marks = el("g", { class: "cal-marks" }, svg);
   const bars = el("g", { class: "bars" }, svg);
@@ -86,7 +87,7 @@ export function drawChart(svg, perLayer) {
       const top = Math.min(y(v), y(0));
       el("rect", { x: x0 + band * 0.1 + i * w, y: top, width: w, height: Math.max(Math.abs(y(v) - y(0)), 0.5), class: `bar ${cls}` }, g);
     });
-    if (l % labelEvery === 0 || l === n - 1) {
+    if (l % labelEvery === 0) {
       const t = el("text", { x: x0 + band / 2, y: H - M.bottom + 20, class: "tick", "text-anchor": "middle" }, svg);
       t.textContent = String(l);
     }
