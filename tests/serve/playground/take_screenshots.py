@@ -22,7 +22,6 @@ from tests.serve.playground.browser import (
 SHOTS = {  # file name -> (built-in example, window width)
     "harmful.png": ("harm-01-00-typo", 1280),
     "benign.png": ("benign-cooking-00-typo", 1280),
-    "phone.png": ("harm-01-00-sd-typo", 390),
 }
 
 

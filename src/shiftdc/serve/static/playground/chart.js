@@ -71,7 +71,7 @@ export function drawChart(svg, perLayer) {
   }
   const marks = el("g", { class: "cal-marks" }, svg);
   const bars = el("g", { class: "bars" }, svg);
-  const labelEvery = Math.max(1, Math.ceil(n / 16));
+  const labelEvery = Math.max(1, Math.ceil(n / Math.floor(plotW / 34))); // ~34 px per label
   for (let l = 0; l < n; l += 1) {
     const x0 = M.left + l * band;
     if (cal.has(l)) {
