@@ -285,6 +285,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help='let clients set extra_body={"shiftdc": {"enabled", "mode", "alpha"}}',
     )
+    p.add_argument("--playground", action="store_true", help="serve the playground page at /")
+    p.add_argument(
+        "--playground-compare",
+        action="store_true",
+        help="show unguarded answers beside guarded ones: lets ANY caller holding the API key "
+        'send "shiftdc": {"enabled": false} (off by default)',
+    )
     p.add_argument("--served-model-name", help="model id clients send (default: folder name)")
     p.add_argument("--dtype", default="auto", help="float32 | bfloat16 | float16 | auto")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if any)")

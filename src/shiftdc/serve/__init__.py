@@ -12,6 +12,8 @@ Modules:
   data_urls.py      images from `data:` URLs, size-checked before decoding
   engine.py         the micro-batching engine: one worker thread, compatible requests batched
   openai_errors.py  errors as OpenAI's JSON body with a status
+  per_layer.py      the per-layer shift and correction block (`return_layers`)
+  playground.py     the playground page's routes: page, built-in examples, config
   prometheus.py     the Prometheus metrics of one server
   rows.py           per-row generation inside one batched `generate`
   scheduler.py      the slot engine: every decode step runs every active row, per-step admission

@@ -25,6 +25,7 @@ from shiftdc.serve.config import ServeConfig
 from shiftdc.serve.conversation import to_prompt
 from shiftdc.serve.engine import Engine, Guard, Job
 from shiftdc.serve.openai_errors import APIError, bad, too_large
+from shiftdc.serve.playground import add_playground, compare_allowed
 from shiftdc.serve.prometheus import Metrics
 from shiftdc.serve.scheduler import make_engine
 from shiftdc.serve.schema import ChatRequest, chunk_body, completion_body, parse_request, usage
@@ -207,7 +208,7 @@ def create_app(
         assert state.guard_settings is not None  # set before the engine is ready
         guard = Guard(config.guard, *state.guard_settings)
         if opts is not None and opts.overrides():
-            if not config.allow_client_overrides:
+            if not config.allow_client_overrides and not compare_allowed(config, opts):
                 raise bad(
                     f"client overrides of the guard ({', '.join(opts.overrides())}) are refused: "
                     "the operator did not start the server with --allow-client-overrides",
@@ -250,6 +251,7 @@ def create_app(
             seed=req.seed,
             guard=guard,
             return_caption=bool(opts and opts.return_caption),
+            return_layers=bool(opts and opts.return_layers),
             loop=asyncio.get_running_loop(),
             prompt_tokens=n_prompt,
         )
@@ -323,6 +325,8 @@ def create_app(
         finally:
             job.cancelled.set()  # a client that left stops its own row; the batch goes on
 
+    if config.playground:
+        add_playground(app, state, authorize)
     return app
 
 

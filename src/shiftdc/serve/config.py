@@ -23,6 +23,9 @@ class ServeConfig:
     cache_dir: Path | None = None  # caption cache (default: $SHIFTDC_CACHE/captions)
     guard: bool = True  # False: serve the model unguarded (operator decision, for comparisons)
     allow_client_overrides: bool = False
+    playground: bool = False  # serve the playground page at / (`serve/playground.py`)
+    # let any caller with the key switch the guard off per request (the page's comparison)
+    playground_compare: bool = False
     served_model_name: str | None = None
     dtype: str = "auto"
     device: str | None = None
@@ -68,4 +71,6 @@ class ServeConfig:
             raise InputError(f"--batch-wait-ms must be >= 0, got {self.batch_wait_ms}")
         if not 0 < self.port < 65536:
             raise InputError(f"--port must be in 1..65535, got {self.port}")
+        if self.playground_compare and not self.playground:
+            raise InputError("--playground-compare needs --playground; add it or leave both out")
         self.default_max_tokens = min(self.default_max_tokens, self.max_tokens)

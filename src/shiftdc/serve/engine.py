@@ -30,6 +30,7 @@ from shiftdc.method.pipeline import Calibration, ShiftDC
 from shiftdc.method.sample import Sample
 from shiftdc.models.loading import VLM
 from shiftdc.serve.openai_errors import APIError
+from shiftdc.serve.per_layer import per_layer_block
 from shiftdc.serve.prometheus import Metrics
 from shiftdc.serve.rows import Row, RowRouter, RowStops
 
@@ -62,6 +63,7 @@ class Job:
     return_caption: bool
     loop: asyncio.AbstractEventLoop
     prompt_tokens: int = 0
+    return_layers: bool = False
     events: asyncio.Queue = field(default_factory=asyncio.Queue)
     cancelled: threading.Event = field(default_factory=threading.Event)
 
@@ -273,13 +275,20 @@ class Engine:
         with sdc.applied(cal):
             self.vlm.model.generate(**gen, **kw)
         return [
-            guard_block(sdc, cal, b, captions[b] if j.return_caption else None, g.source)
+            guard_block(
+                sdc, cal, b, captions[b] if j.return_caption else None, g.source, j.return_layers
+            )
             for b, j in enumerate(batch)
         ]
 
 
 def guard_block(
-    sdc: ShiftDC, cal: Calibration, row: int, caption: str | None, source: str
+    sdc: ShiftDC,
+    cal: Calibration,
+    row: int,
+    caption: str | None,
+    source: str,
+    all_layers: bool = False,
 ) -> dict[str, Any]:
     """The response's `shiftdc` block: the same numbers `ShiftResult` carries, for one row."""
     s = sdc.direction.vectors[cal.layers]
@@ -297,6 +306,8 @@ def guard_block(
     }
     if caption is not None:
         block["caption"] = caption
+    if all_layers:
+        block["per_layer"] = per_layer_block(sdc.direction.vectors, cal, row)
     return block
 
 

@@ -385,7 +385,7 @@ class SlotEngine(Engine):
                 for _ in prefill(vlm, answer, cache, 0, n - 1, self.prefill_chunk):
                     pass
         caption_out = caption if job.return_caption else None
-        block = guard_block(sdc, cal, 0, caption_out, job.guard.source)
+        block = guard_block(sdc, cal, 0, caption_out, job.guard.source, job.return_layers)
         a = self._active(job, "answer", answer, cache, block)
         a.corrections = {layer: corr[0, j] for j, layer in enumerate(sdc.layers)}
         return a

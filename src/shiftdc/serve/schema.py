@@ -42,6 +42,7 @@ class GuardOptions(BaseModel):
     mode: Literal["paper", "sequential"] | None = None
     alpha: float | None = Field(default=None, ge=0.0, le=10.0)
     return_caption: bool = False
+    return_layers: bool = False  # every decoder layer's shift and correction (`per_layer`)
 
     def overrides(self) -> list[str]:
         return [k for k in ("enabled", "mode", "alpha") if getattr(self, k) is not None]

@@ -10,6 +10,7 @@ import uvicorn
 from shiftdc.errors import ShiftDCError
 from shiftdc.serve.app import create_app
 from shiftdc.serve.config import ServeConfig
+from shiftdc.serve.playground import startup_notes
 
 
 def serve(config: ServeConfig) -> None:
@@ -46,6 +47,8 @@ def serve(config: ServeConfig) -> None:
     )
     # uvicorn drains on SIGTERM, then re-raises it: handled here, a drained stop exits 0
     log = logging.getLogger("shiftdc.serve")
+    for note in startup_notes(config):
+        (log.warning if note.startswith("WARNING") else log.info)(note)
     signal.signal(signal.SIGTERM, lambda *_: log.info("stopped after draining"))
     server.run()
     error = app.state.shiftdc.error
