@@ -153,13 +153,19 @@ def _tiny_model(tmp: Path) -> tuple[Path, Path]:
     from shiftdc.models import load_vlm
     from shiftdc.models.tiny import make_tiny_model
 
-    torch.set_num_threads(1)
-    path = make_tiny_model("llava", tmp / "model")
-    vlm = load_vlm(path, dtype="float32", device="cpu")
-    safe = [Sample(f"s{i}", p, None) for i, p in enumerate(["bake a cake", "name the tree"])]
-    unsafe = [Sample(f"u{i}", p, None) for i, p in enumerate(["do harmful work", "hurt people"])]
-    direction = SafetyDirection.fit(vlm, safe, unsafe, progress=False)
-    direction.save(tmp / "direction")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # restored: the script also runs inside the test process
+    try:
+        path = make_tiny_model("llava", tmp / "model")
+        vlm = load_vlm(path, dtype="float32", device="cpu")
+        safe = [Sample(f"s{i}", p, None) for i, p in enumerate(["bake a cake", "name the tree"])]
+        unsafe = [
+            Sample(f"u{i}", p, None) for i, p in enumerate(["do harmful work", "hurt people"])
+        ]
+        direction = SafetyDirection.fit(vlm, safe, unsafe, progress=False)
+        direction.save(tmp / "direction")
+    finally:
+        torch.set_num_threads(before)
     return path, tmp / "direction"
 
 

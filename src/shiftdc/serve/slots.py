@@ -34,7 +34,7 @@ def slots_supported(vlm: VLM) -> str | None:
     """None when rows of this model can join a running batch; else the reason they cannot."""
     ad = vlm.adapter
     if not ad.prefix_cache_ok:
-        return f"{vlm.family}: its prompt cache is not prefix-stable (prefix-LM attention)"
+        return f"{vlm.family}: its prompt cache cannot be continued row by row (no KV reuse)"
     if type(ad).position_ids is not Adapter.position_ids:
         return f"{vlm.family}: its position ids are not the text layout (multimodal RoPE)"
     if not rewindable(ad.prefix_cache()):
