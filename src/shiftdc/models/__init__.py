@@ -8,6 +8,7 @@ Modules:
   families.py     FAMILIES: family name or model_type -> adapter class
   fastpath.py     a request's caption and answer prompts continuing one image-prefix KV cache
   gemma3.py       Gemma 3
+  gemma4.py       Gemma 4
   generation.py   batched activation reading and plain (uncalibrated) generation
   generic.py      the generic adapter: image-text-to-text models no family adapter knows
   glm4v.py        GLM-4.1V

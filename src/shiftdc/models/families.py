@@ -12,6 +12,7 @@ from typing import Final
 from shiftdc.errors import ShiftDCError
 from shiftdc.models.adapter import Adapter
 from shiftdc.models.gemma3 import Gemma3Adapter
+from shiftdc.models.gemma4 import Gemma4Adapter
 from shiftdc.models.glm4v import Glm4vAdapter
 from shiftdc.models.idefics3 import Idefics3Adapter
 from shiftdc.models.internvl import InternVLAdapter
@@ -39,6 +40,7 @@ FAMILIES: Final[dict[str, type[Adapter]]] = {
     "llava_onevision": LlavaOnevisionAdapter,
     "internvl": InternVLAdapter,
     "glm4v": Glm4vAdapter,
+    "gemma4": Gemma4Adapter,
 }
 
 

@@ -339,7 +339,15 @@ def _recent(family: str) -> Callable[[Path], None]:
     return build
 
 
-RECENT = ("qwen3_vl", "qwen3_vl_moe", "qwen3_5", "llava_onevision", "internvl", "glm4v")
+RECENT = (
+    "qwen3_vl",
+    "qwen3_vl_moe",
+    "qwen3_5",
+    "llava_onevision",
+    "internvl",
+    "glm4v",
+    "gemma4",
+)
 BUILDERS.update({family: _recent(family) for family in RECENT})  # in models/tiny_recent.py
 
 
