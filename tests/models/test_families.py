@@ -197,3 +197,23 @@ def test_every_family_has_a_tiny_checkpoint():
     # families() lists the registry's names (qwen2_5_vl among them), BUILDERS the same
     assert CHECKPOINTS == sorted(families())
     assert {_adapter_cls(c) for c in CHECKPOINTS} == {adapter_for_family(f) for f in families()}
+
+
+def test_a_family_missing_a_class_or_package_is_unavailable(tmp_path, monkeypatch):
+    """Reported with what is missing when loading or building it (tests skip with that)."""
+    from shiftdc.models.families import FAMILIES, FamilyUnavailableError
+    from shiftdc.models.tiny import make_tiny_model
+
+    class Needy(Adapter):
+        family = "needy"
+        model_types = ("llava",)
+        requires = ("transformers.NoSuchVLMForConditionalGeneration", "no_such_package_xyz")
+
+    assert adapter_for_family("gemma4").unavailable() is None
+    why = Needy.unavailable()
+    assert "transformers.NoSuchVLMForConditionalGeneration (transformers 5." in why
+    assert "'no_such_package_xyz' (pip install no_such_package_xyz)" in why
+    monkeypatch.setitem(FAMILIES, "llava", Needy)
+    with pytest.raises(FamilyUnavailableError, match="family 'needy' is unavailable here"):
+        make_tiny_model("llava", tmp_path / "m")
+    assert not (tmp_path / "m").exists()

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 class Gemma4Adapter(Adapter):
     family = "gemma4"
     model_types = ("gemma4",)
+    requires = ("transformers.Gemma4ForConditionalGeneration",)
 
     @classmethod
     def load_processor(cls, name: str, config: PretrainedConfig, **kwargs: Any) -> ProcessorMixin:

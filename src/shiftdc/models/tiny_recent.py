@@ -239,3 +239,14 @@ def _gemma4(out: Path) -> None:
         image_processor, tok, chat_template=chat_template("<|image|>"), image_seq_length=70
     )
     _save(out, tf.Gemma4ForConditionalGeneration(cfg), processor)
+
+
+def _smolvlm(out: Path) -> None:
+    """SmolVLM: the Idefics3 layout and tiny sizes, SmolVLM's own classes (no video part)."""
+    import transformers as tf
+
+    from shiftdc.models.processing import without
+    from shiftdc.models.tiny import idefics_checkpoint
+
+    classes = (tf.SmolVLMConfig, tf.SmolVLMForConditionalGeneration, tf.SmolVLMImageProcessorPil)
+    idefics_checkpoint(out, (*classes, without(tf.SmolVLMProcessor, ("video_processor",))))
