@@ -54,7 +54,13 @@ def test_load_encode_generate(tiny_vlm, checkpoint):
     assert vlm.family == _adapter_cls(checkpoint).family
     assert vlm.model.config.model_type in vlm.adapter.model_types
     assert vlm.num_layers == 4 and vlm.hidden_size == 32
-    assert vlm.layers is vlm.model.get_decoder().layers
+    if vlm.family == "mllama":  # the self-attention layers, cross-attention ones left out
+        cross = vlm.adapter.cross_attention_layers()
+        every = vlm.model.get_decoder().layers
+        assert list(vlm.layers) == [m for i, m in enumerate(every) if i not in cross]
+        assert cross and len(every) == vlm.num_layers + len(cross)
+    else:
+        assert vlm.layers is vlm.model.get_decoder().layers
 
     vl = vlm.adapter.encode_vl(PROMPTS, _images())
     tt = vlm.adapter.encode_text(PROMPTS)
@@ -181,11 +187,39 @@ def test_gemma3_prompts_exceed_the_sliding_window(tiny_vlm):
     assert inputs["attention_mask"].sum(-1).min() > window
 
 
+@torch.no_grad()
+def test_mllama_text_only_prompts_skip_the_cross_attention_layers(tiny_vlm):
+    """The text-only counterpart: the model runs no cross-attention layer without an image,
+    and the processor starts both kinds of prompt with the same <bos>."""
+    vlm = tiny_vlm("mllama")
+    every = vlm.model.get_decoder().layers
+    ran: list[int] = []
+    hooks = [
+        every[i].register_forward_hook(lambda *_, i=i: ran.append(i))
+        for i in vlm.adapter.cross_attention_layers()
+    ]
+    try:
+        tt = vlm.adapter.encode_text(PROMPTS)
+        assert set(tt) == {"input_ids", "attention_mask"}
+        vlm.model(**tt)
+        assert ran == []
+        vl = vlm.adapter.encode_vl(PROMPTS, _images())
+        vlm.model(**vl)
+        assert ran == vlm.adapter.cross_attention_layers()
+    finally:
+        for h in hooks:
+            h.remove()
+    bos = vlm.adapter.tokenizer.bos_token_id
+    for inputs in (tt, vl):
+        first = inputs["attention_mask"].argmax(-1)
+        assert (inputs["input_ids"][torch.arange(2), first] == bos).all()
+
+
 def test_unsupported_model_type_lists_families(tmp_path):
     from transformers import LlamaConfig
 
     with pytest.raises(UnsupportedModelError) as err:
-        adapter_for_model_type("mllama")
+        adapter_for_model_type("lfm2_vl")
     for fam in families():
         assert fam in str(err.value)
     LlamaConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2).save_pretrained(tmp_path)

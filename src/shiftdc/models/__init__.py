@@ -19,6 +19,7 @@ Modules:
   llava_next.py   LLaVA-NeXT / LLaVA-1.6
   llava_onevision.py  LLaVA-OneVision
   loading.py      load_vlm: hub id or local path -> VLM (model + processor + adapter)
+  mllama.py       Llama 3.2 Vision (cross-attention layers)
   paligemma.py    PaliGemma and PaliGemma 2
   processing.py   processor loading for families whose processors transformers ties to video
   qwen2_vl.py     Qwen2-VL and Qwen2.5-VL

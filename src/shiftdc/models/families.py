@@ -19,6 +19,7 @@ from shiftdc.models.internvl import InternVLAdapter
 from shiftdc.models.llava import LlavaAdapter
 from shiftdc.models.llava_next import LlavaNextAdapter
 from shiftdc.models.llava_onevision import LlavaOnevisionAdapter
+from shiftdc.models.mllama import MllamaAdapter
 from shiftdc.models.paligemma import PaliGemmaAdapter
 from shiftdc.models.qwen2_vl import Qwen2VLAdapter
 from shiftdc.models.qwen3_vl import Qwen3_5Adapter, Qwen3VLAdapter
@@ -42,6 +43,7 @@ FAMILIES: Final[dict[str, type[Adapter]]] = {
     "glm4v": Glm4vAdapter,
     "gemma4": Gemma4Adapter,
     "smolvlm": SmolVLMAdapter,
+    "mllama": MllamaAdapter,
 }
 
 

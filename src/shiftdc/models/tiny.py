@@ -351,6 +351,7 @@ RECENT = (
     "glm4v",
     "gemma4",
     "smolvlm",
+    "mllama",
 )
 BUILDERS.update({family: _recent(family) for family in RECENT})  # in models/tiny_recent.py
 

@@ -250,3 +250,33 @@ def _smolvlm(out: Path) -> None:
 
     classes = (tf.SmolVLMConfig, tf.SmolVLMForConditionalGeneration, tf.SmolVLMImageProcessorPil)
     idefics_checkpoint(out, (*classes, without(tf.SmolVLMProcessor, ("video_processor",))))
+
+
+def _mllama(out: Path) -> None:
+    """Llama 3.2 Vision: 4 self-attention decoder layers with 2 cross-attention layers
+    between them (text layers 1 and 4 of 6), images in up to 4 tiles of 8x8 pixels."""
+    import transformers as tf
+
+    tok = word_tokenizer(["<|image|>", "<|python_tag|>"])
+    text = dict(TEXT, num_hidden_layers=6, cross_attention_layers=[1, 4], **_special_ids(tok))
+    # 2x2-pixel patches of 8x8 tiles (16 patches + a class token per tile); two vision
+    # layers, one global layer; the projector reads layer 0's output and the last one's
+    cfg = tf.MllamaConfig(
+        text_config=dict(model_type="mllama_text_model", **text),
+        vision_config=dict(
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=2,
+            num_global_layers=1,
+            attention_heads=2,
+            image_size=8,
+            patch_size=2,
+            max_num_tiles=4,
+            intermediate_layers_indices=[0],
+            vision_output_dim=32,
+        ),
+        image_token_index=tok.convert_tokens_to_ids("<|image|>"),
+    )
+    image_processor = tf.MllamaImageProcessorPil(size={"height": 8, "width": 8}, max_image_tiles=4)
+    processor = tf.MllamaProcessor(image_processor, tok, chat_template=chat_template("<|image|>"))
+    _save(out, tf.MllamaForConditionalGeneration(cfg), processor)
