@@ -16,6 +16,7 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory):
     """tiny_dir(family) -> path of a tiny random checkpoint of that family (built once)."""
+    from shiftdc.models.families import FamilyUnavailableError
     from shiftdc.models.tiny import make_tiny_model
 
     root = tmp_path_factory.mktemp("tiny")
@@ -23,7 +24,10 @@ def tiny_dir(tmp_path_factory):
 
     def get(family: str = "llava") -> Path:
         if family not in built:
-            built[family] = make_tiny_model(family, root / family)
+            try:
+                built[family] = make_tiny_model(family, root / family)
+            except FamilyUnavailableError as why:  # a class or package missing here
+                pytest.skip(str(why))
         return built[family]
 
     return get

@@ -54,7 +54,13 @@ def test_load_encode_generate(tiny_vlm, checkpoint):
     assert vlm.family == _adapter_cls(checkpoint).family
     assert vlm.model.config.model_type in vlm.adapter.model_types
     assert vlm.num_layers == 4 and vlm.hidden_size == 32
-    assert vlm.layers is vlm.model.get_decoder().layers
+    if vlm.family == "mllama":  # the self-attention layers, cross-attention ones left out
+        cross = vlm.adapter.cross_attention_layers()
+        every = vlm.model.get_decoder().layers
+        assert list(vlm.layers) == [m for i, m in enumerate(every) if i not in cross]
+        assert cross and len(every) == vlm.num_layers + len(cross)
+    else:
+        assert vlm.layers is vlm.model.get_decoder().layers
 
     vl = vlm.adapter.encode_vl(PROMPTS, _images())
     tt = vlm.adapter.encode_text(PROMPTS)
@@ -181,11 +187,39 @@ def test_gemma3_prompts_exceed_the_sliding_window(tiny_vlm):
     assert inputs["attention_mask"].sum(-1).min() > window
 
 
+@torch.no_grad()
+def test_mllama_text_only_prompts_skip_the_cross_attention_layers(tiny_vlm):
+    """The text-only counterpart: the model runs no cross-attention layer without an image,
+    and the processor starts both kinds of prompt with the same <bos>."""
+    vlm = tiny_vlm("mllama")
+    every = vlm.model.get_decoder().layers
+    ran: list[int] = []
+    hooks = [
+        every[i].register_forward_hook(lambda *_, i=i: ran.append(i))
+        for i in vlm.adapter.cross_attention_layers()
+    ]
+    try:
+        tt = vlm.adapter.encode_text(PROMPTS)
+        assert set(tt) == {"input_ids", "attention_mask"}
+        vlm.model(**tt)
+        assert ran == []
+        vl = vlm.adapter.encode_vl(PROMPTS, _images())
+        vlm.model(**vl)
+        assert ran == vlm.adapter.cross_attention_layers()
+    finally:
+        for h in hooks:
+            h.remove()
+    bos = vlm.adapter.tokenizer.bos_token_id
+    for inputs in (tt, vl):
+        first = inputs["attention_mask"].argmax(-1)
+        assert (inputs["input_ids"][torch.arange(2), first] == bos).all()
+
+
 def test_unsupported_model_type_lists_families(tmp_path):
     from transformers import LlamaConfig
 
     with pytest.raises(UnsupportedModelError) as err:
-        adapter_for_model_type("mllama")
+        adapter_for_model_type("lfm2_vl")
     for fam in families():
         assert fam in str(err.value)
     LlamaConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2).save_pretrained(tmp_path)
@@ -197,3 +231,23 @@ def test_every_family_has_a_tiny_checkpoint():
     # families() lists the registry's names (qwen2_5_vl among them), BUILDERS the same
     assert CHECKPOINTS == sorted(families())
     assert {_adapter_cls(c) for c in CHECKPOINTS} == {adapter_for_family(f) for f in families()}
+
+
+def test_a_family_missing_a_class_or_package_is_unavailable(tmp_path, monkeypatch):
+    """Reported with what is missing when loading or building it (tests skip with that)."""
+    from shiftdc.models.families import FAMILIES, FamilyUnavailableError
+    from shiftdc.models.tiny import make_tiny_model
+
+    class Needy(Adapter):
+        family = "needy"
+        model_types = ("llava",)
+        requires = ("transformers.NoSuchVLMForConditionalGeneration", "no_such_package_xyz")
+
+    assert adapter_for_family("gemma4").unavailable() is None
+    why = Needy.unavailable()
+    assert "transformers.NoSuchVLMForConditionalGeneration (transformers 5." in why
+    assert "'no_such_package_xyz' (pip install no_such_package_xyz)" in why
+    monkeypatch.setitem(FAMILIES, "llava", Needy)
+    with pytest.raises(FamilyUnavailableError, match="family 'needy' is unavailable here"):
+        make_tiny_model("llava", tmp_path / "m")
+    assert not (tmp_path / "m").exists()

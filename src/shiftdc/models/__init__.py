@@ -8,6 +8,7 @@ Modules:
   families.py     FAMILIES: family name or model_type -> adapter class
   fastpath.py     a request's caption and answer prompts continuing one image-prefix KV cache
   gemma3.py       Gemma 3
+  gemma4.py       Gemma 4
   generation.py   batched activation reading and plain (uncalibrated) generation
   generic.py      the generic adapter: image-text-to-text models no family adapter knows
   glm4v.py        GLM-4.1V
@@ -18,6 +19,7 @@ Modules:
   llava_next.py   LLaVA-NeXT / LLaVA-1.6
   llava_onevision.py  LLaVA-OneVision
   loading.py      load_vlm: hub id or local path -> VLM (model + processor + adapter)
+  mllama.py       Llama 3.2 Vision (cross-attention layers)
   paligemma.py    PaliGemma and PaliGemma 2
   processing.py   processor loading for families whose processors transformers ties to video
   qwen2_vl.py     Qwen2-VL and Qwen2.5-VL

@@ -31,10 +31,31 @@ class Adapter:
     #: the KV cache of prompt[:-1] equals the first n-1 entries of the cache of prompt
     #: (false for prefix-LM attention, where the last prompt token changes earlier ones)
     prefix_cache_ok: ClassVar[bool] = True
+    #: what the family needs beyond shiftdc's own dependencies: transformers classes
+    #: ("transformers.Gemma4ForConditionalGeneration") or importable modules ("num2words")
+    requires: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, model: nn.Module, processor: ProcessorMixin) -> None:
         self.model = model
         self.processor = processor
+
+    @classmethod
+    def unavailable(cls) -> str | None:
+        """Why the family cannot run in this environment (None when it can)."""
+        import importlib.util
+
+        import transformers
+
+        missing = []
+        for need in cls.requires:
+            if need.startswith("transformers."):
+                if not hasattr(transformers, need.removeprefix("transformers.")):
+                    missing.append(f"{need} (transformers {transformers.__version__})")
+            elif importlib.util.find_spec(need) is None:
+                missing.append(f"the package {need!r} (pip install {need})")
+        if not missing:
+            return None
+        return f"family {cls.family!r} is unavailable here: it needs {', '.join(missing)}"
 
     @classmethod
     def load_processor(cls, name: str, config: PretrainedConfig, **kwargs: Any) -> ProcessorMixin:

@@ -12,12 +12,14 @@ from typing import Final
 from shiftdc.errors import ShiftDCError
 from shiftdc.models.adapter import Adapter
 from shiftdc.models.gemma3 import Gemma3Adapter
+from shiftdc.models.gemma4 import Gemma4Adapter
 from shiftdc.models.glm4v import Glm4vAdapter
-from shiftdc.models.idefics3 import Idefics3Adapter
+from shiftdc.models.idefics3 import Idefics3Adapter, SmolVLMAdapter
 from shiftdc.models.internvl import InternVLAdapter
 from shiftdc.models.llava import LlavaAdapter
 from shiftdc.models.llava_next import LlavaNextAdapter
 from shiftdc.models.llava_onevision import LlavaOnevisionAdapter
+from shiftdc.models.mllama import MllamaAdapter
 from shiftdc.models.paligemma import PaliGemmaAdapter
 from shiftdc.models.qwen2_vl import Qwen2VLAdapter
 from shiftdc.models.qwen3_vl import Qwen3_5Adapter, Qwen3VLAdapter
@@ -39,6 +41,9 @@ FAMILIES: Final[dict[str, type[Adapter]]] = {
     "llava_onevision": LlavaOnevisionAdapter,
     "internvl": InternVLAdapter,
     "glm4v": Glm4vAdapter,
+    "gemma4": Gemma4Adapter,
+    "smolvlm": SmolVLMAdapter,
+    "mllama": MllamaAdapter,
 }
 
 
@@ -70,5 +75,16 @@ def adapter_for_family(family: str) -> type[Adapter]:
     return lookup(FAMILIES, family, "family")
 
 
+def check_available(adapter_cls: type[Adapter]) -> None:
+    """Raise FamilyUnavailableError when the family's classes or packages are missing here."""
+    why = adapter_cls.unavailable()
+    if why:
+        raise FamilyUnavailableError(why)
+
+
 class UnsupportedModelError(ShiftDCError, ValueError):
     """The model's architecture has no adapter."""
+
+
+class FamilyUnavailableError(UnsupportedModelError):
+    """The family has an adapter, but this environment lacks a class or package it needs."""

@@ -12,6 +12,7 @@ from torch import nn
 
 from shiftdc.models.adapter import Adapter
 from shiftdc.models.dispatch import dispatch_kwargs, input_device, sampled_parameters
+from shiftdc.models.families import check_available
 from shiftdc.models.generic import adapter_for_config
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -152,6 +153,7 @@ def load_vlm(
             "`shiftdc make-tiny-model`)."
         ) from exc
     adapter_cls = adapter_for_config(config)
+    check_available(adapter_cls)
     torch_dtype = _resolve_dtype(dtype, device)
     dispatch = dispatch_kwargs(device_map, max_memory, offload_folder)
     model = AutoModelForImageTextToText.from_pretrained(

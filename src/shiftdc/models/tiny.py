@@ -209,19 +209,22 @@ def _qwen2_5_vl(out: Path) -> None:
 
 
 def _idefics3(out: Path) -> None:
-    from transformers import (
-        Idefics3Config,
-        Idefics3ForConditionalGeneration,
-        Idefics3ImageProcessorPil,
-        Idefics3Processor,
-    )
+    import transformers as tf
 
+    classes = (tf.Idefics3Config, tf.Idefics3ForConditionalGeneration, tf.Idefics3ImageProcessorPil)
+    idefics_checkpoint(out, (*classes, tf.Idefics3Processor))
+
+
+def idefics_checkpoint(out: Path, classes: tuple) -> None:
+    """An Idefics3-layout checkpoint (Idefics3 or SmolVLM): llama decoder, images split into
+    tiles plus a global view, `classes` = (config, model, image processor, processor)."""
+    config_cls, model_cls, image_processor_cls, processor_cls = classes
     grid = [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)]
     specials = ["<fake_token_around_image>", "<image>", "<end_of_utterance>", "<global-img>"]
     tok = word_tokenizer(specials + grid)
     # 8x8-pixel tiles of 2x2 patches, pixel-shuffled by 2: 4 image tokens per tile;
     # images up to 16 pixels are split into up to 2x2 tiles plus a global view
-    cfg = Idefics3Config(
+    cfg = config_cls(
         text_config=dict(model_type="llama", **TEXT, **_special_ids(tok)),
         vision_config=dict(
             hidden_size=16,
@@ -235,11 +238,11 @@ def _idefics3(out: Path) -> None:
         scale_factor=2,
         pad_token_id=tok.pad_token_id,
     )
-    model = Idefics3ForConditionalGeneration(cfg)
-    image_processor = Idefics3ImageProcessorPil(
+    model = model_cls(cfg)
+    image_processor = image_processor_cls(
         size={"longest_edge": 16}, max_image_size={"longest_edge": 8}, do_image_splitting=True
     )
-    processor = Idefics3Processor(
+    processor = processor_cls(
         image_processor=image_processor,
         tokenizer=tok,
         image_seq_len=4,
@@ -339,13 +342,26 @@ def _recent(family: str) -> Callable[[Path], None]:
     return build
 
 
-RECENT = ("qwen3_vl", "qwen3_vl_moe", "qwen3_5", "llava_onevision", "internvl", "glm4v")
+RECENT = (
+    "qwen3_vl",
+    "qwen3_vl_moe",
+    "qwen3_5",
+    "llava_onevision",
+    "internvl",
+    "glm4v",
+    "gemma4",
+    "smolvlm",
+    "mllama",
+)
 BUILDERS.update({family: _recent(family) for family in RECENT})  # in models/tiny_recent.py
 
 
 def make_tiny_model(family: str, out: str | Path, seed: int = 0) -> Path:
     """Build and save a tiny random checkpoint of `family` (one of `families()`) into `out`."""
+    from shiftdc.models.families import adapter_for_family, check_available
+
     builder = lookup(BUILDERS, family, "family")
+    check_available(adapter_for_family(family))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)

@@ -186,3 +186,97 @@ def _glm4v(out: Path) -> None:
     template = chat_template("<|begin_of_image|><|image|><|end_of_image|>")
     processor = image_only(tf.Glm4vProcessor)(image_processor, tok, chat_template=template)
     _save(out, tf.Glm4vForConditionalGeneration(cfg), processor)
+
+
+def _gemma4(out: Path) -> None:
+    """Gemma 4 with every text-side feature on: per-layer embeddings, the last two layers
+    sharing KV, a sliding window shorter than the prompts, bidirectional image attention."""
+    import transformers as tf
+
+    from shiftdc.models.processing import without
+
+    marks = dict(boi_token="<|image>", eoi_token="<image|>", image_token="<|image|>")
+    marks.update(boa_token="<|audio>", eoa_token="<audio|>", audio_token="<|audio|>")
+    tok = word_tokenizer([*marks.values(), "<|video|>"], extra_special_tokens=marks)
+    ids = {k: tok.convert_tokens_to_ids(v) for k, v in marks.items()}
+    text = dict(TEXT, head_dim=8, global_head_dim=8, **_special_ids(tok))
+    text.update(
+        sliding_window=6,
+        layer_types=["sliding_attention", "full_attention"] * 2,
+        hidden_size_per_layer_input=8,
+        vocab_size_per_layer_input=len(tok),
+        num_kv_shared_layers=2,
+        use_bidirectional_attention="vision",
+    )
+    # 2x2-pixel patches average-pooled 2x2: at most 70 soft tokens per image (the fewest
+    # the image processor allows); the processor resizes each image to fill that budget
+    cfg = tf.Gemma4Config(
+        text_config=dict(model_type="gemma4_text", **text),
+        vision_config=dict(
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            head_dim=8,
+            patch_size=2,
+            pooling_kernel_size=2,
+            position_embedding_size=64,
+        ),
+        audio_config=None,
+        boi_token_id=ids["boi_token"],
+        eoi_token_id=ids["eoi_token"],
+        image_token_id=ids["image_token"],
+        video_token_id=tok.convert_tokens_to_ids("<|video|>"),
+        boa_token_id=ids["boa_token"],
+        eoa_token_index=ids["eoa_token"],
+        audio_token_id=ids["audio_token"],
+    )
+    image_processor = tf.Gemma4ImageProcessorPil(
+        patch_size=2, pooling_kernel_size=2, max_soft_tokens=70
+    )
+    processor = without(tf.Gemma4Processor)(
+        image_processor, tok, chat_template=chat_template("<|image|>"), image_seq_length=70
+    )
+    _save(out, tf.Gemma4ForConditionalGeneration(cfg), processor)
+
+
+def _smolvlm(out: Path) -> None:
+    """SmolVLM: the Idefics3 layout and tiny sizes, SmolVLM's own classes (no video part)."""
+    import transformers as tf
+
+    from shiftdc.models.processing import without
+    from shiftdc.models.tiny import idefics_checkpoint
+
+    classes = (tf.SmolVLMConfig, tf.SmolVLMForConditionalGeneration, tf.SmolVLMImageProcessorPil)
+    idefics_checkpoint(out, (*classes, without(tf.SmolVLMProcessor, ("video_processor",))))
+
+
+def _mllama(out: Path) -> None:
+    """Llama 3.2 Vision: 4 self-attention decoder layers with 2 cross-attention layers
+    between them (text layers 1 and 4 of 6), images in up to 4 tiles of 8x8 pixels."""
+    import transformers as tf
+
+    tok = word_tokenizer(["<|image|>", "<|python_tag|>"])
+    text = dict(TEXT, num_hidden_layers=6, cross_attention_layers=[1, 4], **_special_ids(tok))
+    # 2x2-pixel patches of 8x8 tiles (16 patches + a class token per tile); two vision
+    # layers, one global layer; the projector reads layer 0's output and the last one's
+    cfg = tf.MllamaConfig(
+        text_config=dict(model_type="mllama_text_model", **text),
+        vision_config=dict(
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=2,
+            num_global_layers=1,
+            attention_heads=2,
+            image_size=8,
+            patch_size=2,
+            max_num_tiles=4,
+            intermediate_layers_indices=[0],
+            vision_output_dim=32,
+        ),
+        image_token_index=tok.convert_tokens_to_ids("<|image|>"),
+    )
+    image_processor = tf.MllamaImageProcessorPil(size={"height": 8, "width": 8}, max_image_tiles=4)
+    processor = tf.MllamaProcessor(image_processor, tok, chat_template=chat_template("<|image|>"))
+    _save(out, tf.MllamaForConditionalGeneration(cfg), processor)
