@@ -15,6 +15,7 @@ from shiftdc.method.sample import Sample
 from shiftdc.serve.engine import Guard
 from shiftdc.serve.prometheus import Metrics
 from shiftdc.serve.scheduler import SlotEngine
+from shiftdc.serve.slots import slots_supported
 from tests.helpers.engine_harness import Spec, cut, run
 from tests.helpers.samples import image
 from tests.serve.conftest import CAPTION_TOKENS
@@ -159,3 +160,19 @@ def test_short_request_finishes_long_before_a_long_one(make_engine):
     assert out_short.done < out_long.done
     # the short one did not wait for the long one: it took a small part of its time
     assert out_short.done - out_short.submitted < 0.5 * (out_long.done - out_short.submitted)
+
+
+@pytest.mark.parametrize(
+    ("family", "reason"),
+    [
+        ("llava", None),
+        ("idefics3", None),
+        ("gemma3", "sliding-window"),
+        ("qwen2_vl", "multimodal RoPE"),
+        ("paligemma", "no KV reuse"),
+        ("mllama", "cross-attention"),
+    ],
+)
+def test_families_whose_cache_cannot_take_joining_rows_are_named(tiny_vlm, family, reason):
+    why = slots_supported(tiny_vlm(family))
+    assert why is None if reason is None else reason in why

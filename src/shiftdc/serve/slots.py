@@ -37,6 +37,8 @@ def slots_supported(vlm: VLM) -> str | None:
         return f"{vlm.family}: its prompt cache cannot be continued row by row (no KV reuse)"
     if type(ad).position_ids is not Adapter.position_ids:
         return f"{vlm.family}: its position ids are not the text layout (multimodal RoPE)"
+    if type(ad).generate_kwargs is not Adapter.generate_kwargs:
+        return f"{vlm.family}: its decode steps need inputs beyond the cache (cross-attention)"
     if not rewindable(ad.prefix_cache()):
         return f"{vlm.family}: its cache has sliding-window layers"
     return None
