@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo test lint bench serve soak scale-demo
+.PHONY: setup demo test lint bench serve playground check soak scale-demo
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,14 @@ bench: setup
 
 serve: setup
 	$(VENV)/bin/shiftdc serve
+
+# The server with its playground page at http://127.0.0.1:8000/ (the testbed, guarded answers)
+playground: setup
+	$(VENV)/bin/shiftdc serve --playground
+
+# ShiftDC's fast path against a naive full-pass reference on the testbed (any model: --model M)
+check: setup
+	$(VENV)/bin/shiftdc check
 
 # The server's long soak: 2,000 mixed requests at concurrency 32 (the suite runs a short one)
 soak: setup

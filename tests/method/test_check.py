@@ -105,3 +105,13 @@ class _NoLayers(torch.nn.Module):
     def __init__(self, config) -> None:
         super().__init__()
         self.config = config
+
+
+def test_check_without_a_model_checks_the_testbed(monkeypatch, tmp_path):
+    """`shiftdc check` alone (`make check`) loads the testbed build, as `tune` does."""
+    seen = {}
+    monkeypatch.setattr("shiftdc.testbed.build.ensure_testbed", lambda: tmp_path / "testbed")
+    monkeypatch.setattr("shiftdc.cli.commands._load", lambda args: args.model)
+    monkeypatch.setattr("shiftdc.cli.check.run", lambda args, vlm: seen.update(vlm=vlm))
+    assert main(["check"]) == 0
+    assert seen["vlm"] == str(tmp_path / "testbed")

@@ -18,9 +18,9 @@ class CheckFailed(ShiftDCError):
     exit_status = 1
 
 
-def add_parser(sub, model_args: Callable[[argparse.ArgumentParser], None], func) -> None:
+def add_parser(sub: argparse._SubParsersAction, func: Callable[[argparse.Namespace], None]) -> None:
     """Register `check` on the CLI's subparsers."""
-    from shiftdc.cli.args import nonnegative_float, positive_int
+    from shiftdc.cli.args import model_args, nonnegative_float, positive_int
 
     p = sub.add_parser(
         "check",
@@ -30,7 +30,7 @@ def add_parser(sub, model_args: Callable[[argparse.ArgumentParser], None], func)
         "sequential mode, at batch 1 and 2. Prints one verdict per check (exact, within "
         "tolerance, different) and exits with status 1 when any differs.",
     )
-    model_args(p)
+    model_args(p, required=False)
     p.add_argument("--direction", help="a saved direction (default: fit a small built-in one)")
     p.add_argument("--layers", help="calibrated layers, e.g. 10:31 (default: the direction's)")
     p.add_argument("--alpha", type=nonnegative_float, default=1.0, help="correction strength")

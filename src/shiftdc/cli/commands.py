@@ -355,4 +355,8 @@ def cmd_tune(args: argparse.Namespace) -> None:
 def cmd_check(args: argparse.Namespace) -> None:
     from shiftdc.cli.check import run
 
+    if args.model is None:
+        from shiftdc.testbed.build import ensure_testbed
+
+        args.model = str(ensure_testbed())
     run(args, _load(args))

@@ -325,5 +325,5 @@ def build_parser() -> argparse.ArgumentParser:
 
     from shiftdc.cli.check import add_parser
 
-    add_parser(sub, model_args, c.cmd_check)
+    add_parser(sub, c.cmd_check)
     return ap
