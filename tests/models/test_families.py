@@ -59,6 +59,8 @@ def test_load_encode_generate(tiny_vlm, checkpoint):
         every = vlm.model.get_decoder().layers
         assert list(vlm.layers) == [m for i, m in enumerate(every) if i not in cross]
         assert cross and len(every) == vlm.num_layers + len(cross)
+    elif vlm.family == "llama4":  # get_decoder() is the causal LM wrapper there
+        assert vlm.layers is vlm.model.language_model.model.layers
     else:
         assert vlm.layers is vlm.model.get_decoder().layers
 
