@@ -291,7 +291,10 @@ def _mistral3(out: Path) -> None:
     specials = ["[IMG]", "[IMG_BREAK]", "[IMG_END]"]
     tok = word_tokenizer(specials)
     cfg = tf.Mistral3Config(
-        text_config=dict(model_type="mistral", **TEXT, head_dim=8, **_special_ids(tok)),
+        # no sliding window, as in Mistral Small 3.x (MistralConfig's default has one)
+        text_config=dict(
+            model_type="mistral", **TEXT, head_dim=8, sliding_window=None, **_special_ids(tok)
+        ),
         vision_config=dict(
             model_type="pixtral",
             hidden_size=16,
