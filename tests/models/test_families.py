@@ -221,7 +221,7 @@ def test_unsupported_model_type_lists_families(tmp_path):
     from transformers import LlamaConfig
 
     with pytest.raises(UnsupportedModelError) as err:
-        adapter_for_model_type("lfm2_vl")
+        adapter_for_model_type("glm4v_moe")
     for fam in families():
         assert fam in str(err.value)
     LlamaConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2).save_pretrained(tmp_path)
