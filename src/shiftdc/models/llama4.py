@@ -46,7 +46,6 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 from torch import nn
-from transformers.utils import ModelOutput
 
 from shiftdc.models.adapter import Adapter, Inputs
 
@@ -56,6 +55,8 @@ if TYPE_CHECKING:
 
 def _add_image_outputs(module: nn.Module, args: Any, output: Any) -> Any:
     """The language model's output with the `image_outputs` field the wrapper reads."""
+    from transformers.utils import ModelOutput
+
     if isinstance(output, ModelOutput) and not hasattr(output, "image_outputs"):
         output.image_outputs = None
     return output
