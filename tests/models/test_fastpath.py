@@ -110,7 +110,9 @@ def test_cached_or_given_captions_skip_the_shared_path(vlm, direction, tmp_path)
     assert not sd.sharing()
 
 
-@pytest.mark.parametrize("family", ["llava_next", "qwen2_vl", "idefics3", "gemma3"])
+@pytest.mark.parametrize(
+    "family", ["llava_next", "qwen2_vl", "idefics3", "gemma3", "mistral3", "llama4", "lfm2_vl"]
+)
 def test_other_families_share_with_the_same_tokens(tiny_vlm, family, tmp_path):
     vlm = tiny_vlm(family)
     assert prefix_sharing_ok(vlm)
@@ -142,3 +144,17 @@ def test_generate_job_with_a_separate_captioner(tiny_dir, vlm, direction, tmp_pa
         ["generate", "--model", "m", "--input", "i", "--out", "o", "--captioner", "small"]
     )
     assert args.captioner == "small"
+
+
+def test_conv_layers_share_only_batches_without_padding_between_the_parts(tiny_vlm):
+    """LFM2's short convolutions look back over cache slots, as a sliding window does:
+    padding between the shared prefix and a suffix would feed them zeros."""
+    vlm = tiny_vlm("lfm2_vl")
+    reqs = uncaptioned()[:2]
+    ad, images = vlm.adapter, [r.image for r in reqs]
+    first = ad.encode_vl(["describe the image", "show the picture"], images)
+    long = "what is the color of the big circle in the image please"
+    uneven = ad.encode_vl([long, "why"], images)
+    even = ad.encode_vl(["what is this", "why is it"], images)
+    assert SharedPrefix.build(vlm, first, uneven) is None
+    assert SharedPrefix.build(vlm, first, even) is not None

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from shiftdc.method.captions import Captioner
+from shiftdc.method.direction import SafetyDirection
 from shiftdc.method.pipeline import ShiftDC
 from shiftdc.method.sample import Sample
 from shiftdc.serve.engine import Guard
@@ -17,7 +18,7 @@ from shiftdc.serve.prometheus import Metrics
 from shiftdc.serve.scheduler import SlotEngine
 from shiftdc.serve.slots import slots_supported
 from tests.helpers.engine_harness import Spec, cut, run
-from tests.helpers.samples import image
+from tests.helpers.samples import fit_samples, image
 from tests.serve.conftest import CAPTION_TOKENS
 
 PROMPTS = ["what is in the image ?", "describe the colors", "list what you see here", "why?"]
@@ -171,8 +172,39 @@ def test_short_request_finishes_long_before_a_long_one(make_engine):
         ("qwen2_vl", "multimodal RoPE"),
         ("paligemma", "no KV reuse"),
         ("mllama", "cross-attention"),
+        ("mistral3", None),
+        ("llama4", "sliding-window"),  # chunked attention: a window of one chunk
+        ("lfm2_vl", "short-convolution"),
     ],
 )
 def test_families_whose_cache_cannot_take_joining_rows_are_named(tiny_vlm, family, reason):
     why = slots_supported(tiny_vlm(family))
     assert why is None if reason is None else reason in why
+
+
+@pytest.mark.parametrize("family", ["mistral3"])
+def test_other_families_on_the_slot_engine_equal_their_solo_answers(tiny_vlm, family, tmp_path):
+    """A family `slots_supported` admits: staggered rows joining the batch get solo answers."""
+    vlm = tiny_vlm(family)
+    assert slots_supported(vlm) is None
+    direction = SafetyDirection.fit(vlm, *fit_samples(), progress=False)
+    specs = [
+        Spec(f"{PROMPTS[i % 4]} ({i})", None if i == 3 else image(300 + i), 2 + i % 5, at=0.02 * i)
+        for i in range(8)
+    ]
+    alone = []
+    for s in specs:
+        cap = Captioner(vlm, CAPTION_TOKENS, cache_dir=tmp_path / "solo", progress=False)
+        sdc = ShiftDC(vlm, direction, captioner=cap, progress=False)
+        alone.append(sdc.generate([Sample("x", s.prompt, s.image)], s.max_tokens)[0].response)
+    cap = Captioner(vlm, CAPTION_TOKENS, cache_dir=tmp_path / "engine", progress=False)
+    engine = SlotEngine(vlm, direction, cap, Metrics(), max_batch_size=4)
+    engine.start()
+    try:
+        got = run(engine, specs, guard(engine))
+    finally:
+        engine.close(60)
+    for i, (out, ref) in enumerate(zip(got, alone, strict=True)):
+        assert out.error is None, out.error
+        assert out.text == ref, (i, specs[i])
+    assert max(s["rows"] for s in engine.steps) > 1

@@ -15,10 +15,13 @@ Modules:
   hooks.py        forward hooks on decoder layers: read and patch activations
   idefics3.py     Idefics3 and SmolVLM
   internvl.py     InternVL 3.x (transformers-native checkpoints)
+  lfm2_vl.py      LFM2-VL (short-convolution and attention layers; needs torchvision)
+  llama4.py       Llama 4 Scout and Maverick (MoE, chunked attention; needs torchvision)
   llava.py        LLaVA-1.5
   llava_next.py   LLaVA-NeXT / LLaVA-1.6
   llava_onevision.py  LLaVA-OneVision
   loading.py      load_vlm: hub id or local path -> VLM (model + processor + adapter)
+  mistral3.py     Mistral Small 3.x (Pixtral-style images; needs torchvision)
   mllama.py       Llama 3.2 Vision (cross-attention layers)
   paligemma.py    PaliGemma and PaliGemma 2
   processing.py   processor loading for families whose processors transformers ties to video

@@ -16,9 +16,12 @@ from shiftdc.models.gemma4 import Gemma4Adapter
 from shiftdc.models.glm4v import Glm4vAdapter
 from shiftdc.models.idefics3 import Idefics3Adapter, SmolVLMAdapter
 from shiftdc.models.internvl import InternVLAdapter
+from shiftdc.models.lfm2_vl import Lfm2VlAdapter
+from shiftdc.models.llama4 import Llama4Adapter
 from shiftdc.models.llava import LlavaAdapter
 from shiftdc.models.llava_next import LlavaNextAdapter
 from shiftdc.models.llava_onevision import LlavaOnevisionAdapter
+from shiftdc.models.mistral3 import Mistral3Adapter
 from shiftdc.models.mllama import MllamaAdapter
 from shiftdc.models.paligemma import PaliGemmaAdapter
 from shiftdc.models.qwen2_vl import Qwen2VLAdapter
@@ -44,6 +47,9 @@ FAMILIES: Final[dict[str, type[Adapter]]] = {
     "gemma4": Gemma4Adapter,
     "smolvlm": SmolVLMAdapter,
     "mllama": MllamaAdapter,
+    "mistral3": Mistral3Adapter,
+    "llama4": Llama4Adapter,
+    "lfm2_vl": Lfm2VlAdapter,
 }
 
 

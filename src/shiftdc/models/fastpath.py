@@ -142,7 +142,7 @@ class SharedPrefix:
         if cuts is None:
             return None  # image tokens past the split: nothing to share safely
         if _sliding(vlm) and not (_suffixes_even(first, cuts) and _suffixes_even(second, cuts)):
-            return None  # a sliding window counts slots: padding between the parts would shift it
+            return None  # a window or conv counts slots: padding between the parts would shift it
         width = max(cuts)
         a, b = (_splice(x, seq, cuts, width, _pad_id(vlm)) for x in (first, second))
         pos_a, pos_b = ad.position_ids(a), ad.position_ids(b)
@@ -190,9 +190,13 @@ def rewind(cache: Cache, length: int) -> None:
 
 
 def _sliding(vlm: VLM) -> bool:
-    """Whether any decoder layer attends within a sliding window."""
+    """Whether any decoder layer looks back over a fixed number of cache slots: a sliding
+    window (or Llama 4's chunks), or a short convolution (LFM2's conv layers, whose cache
+    keeps `conv_states`), so padding between prefix and suffix would change what it sees."""
     layers = getattr(vlm.adapter.prefix_cache(), "layers", None) or []
-    return any(getattr(layer, "is_sliding", False) for layer in layers)
+    return any(
+        getattr(layer, "is_sliding", False) or hasattr(layer, "conv_states") for layer in layers
+    )
 
 
 def _pad_id(vlm: VLM) -> int:

@@ -352,6 +352,9 @@ RECENT = (
     "gemma4",
     "smolvlm",
     "mllama",
+    "mistral3",
+    "llama4",
+    "lfm2_vl",
 )
 BUILDERS.update({family: _recent(family) for family in RECENT})  # in models/tiny_recent.py
 

@@ -280,3 +280,142 @@ def _mllama(out: Path) -> None:
     image_processor = tf.MllamaImageProcessorPil(size={"height": 8, "width": 8}, max_image_tiles=4)
     processor = tf.MllamaProcessor(image_processor, tok, chat_template=chat_template("<|image|>"))
     _save(out, tf.MllamaForConditionalGeneration(cfg), processor)
+
+
+def _mistral3(out: Path) -> None:
+    """Mistral Small 3.x: a Pixtral vision tower (2x2-pixel patches, merged 2x2) and a
+    Mistral decoder; each image row of merged patches ends with [IMG_BREAK], the image with
+    [IMG_END]. The PIL image processor: the same resizing as the torchvision one."""
+    import transformers as tf
+
+    specials = ["[IMG]", "[IMG_BREAK]", "[IMG_END]"]
+    tok = word_tokenizer(specials)
+    cfg = tf.Mistral3Config(
+        # no sliding window, as in Mistral Small 3.x (MistralConfig's default has one)
+        text_config=dict(
+            model_type="mistral", **TEXT, head_dim=8, sliding_window=None, **_special_ids(tok)
+        ),
+        vision_config=dict(
+            model_type="pixtral",
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            head_dim=8,
+            image_size=16,
+            patch_size=2,
+        ),
+        image_token_index=tok.convert_tokens_to_ids("[IMG]"),
+        spatial_merge_size=2,
+        vision_feature_layer=-1,
+    )
+    # images fit in 12x12 pixels, in multiples of 4 (a merged patch): 1 to 9 image tokens
+    # plus one [IMG_BREAK] per row ([IMG_END] closes the last)
+    image_processor = tf.PixtralImageProcessorPil(size={"longest_edge": 12}, patch_size=4)
+    processor = tf.PixtralProcessor(
+        image_processor,
+        tok,
+        patch_size=2,
+        spatial_merge_size=2,
+        chat_template=chat_template("[IMG]"),
+    )
+    _save(out, tf.Mistral3ForConditionalGeneration(cfg), processor)
+
+
+def _llama4(out: Path) -> None:
+    """Llama 4: MoE layers (1 and 3) between dense ones, chunked attention (RoPE layers 0-2,
+    chunks of 8 tokens, shorter than the prompts) and a full-attention NoPE layer (3) with
+    attention temperature tuning; images in up to 4 tiles of 8x8 pixels plus a global one."""
+    import transformers as tf
+
+    specials = ["<|image_start|>", "<|image_end|>", "<|image|>", "<|patch|>"]
+    specials += ["<|tile_x_separator|>", "<|tile_y_separator|>"]
+    tok = word_tokenizer(specials)
+    text = dict(TEXT, head_dim=8, intermediate_size_mlp=64, **_special_ids(tok))
+    text.update(
+        num_local_experts=4,
+        num_experts_per_tok=1,
+        interleave_moe_layer_step=2,
+        attention_chunk_size=8,
+        no_rope_layer_interval=4,
+        floor_scale=8,
+    )
+    # 2x2-pixel patches of 8x8 tiles, pixel-shuffled by 0.5: 4 image tokens per tile
+    cfg = tf.Llama4Config(
+        text_config=text,
+        vision_config=dict(
+            hidden_size=16,
+            # the adapter MLP's first layer reads the pixel-shuffled patches (4 x 16 wide)
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=8,
+            patch_size=2,
+            pixel_shuffle_ratio=0.5,
+            projector_input_dim=32,
+            projector_output_dim=32,
+            vision_output_dim=32,
+        ),
+        boi_token_index=tok.convert_tokens_to_ids("<|image_start|>"),
+        eoi_token_index=tok.convert_tokens_to_ids("<|image_end|>"),
+        image_token_index=tok.convert_tokens_to_ids("<|patch|>"),
+    )
+    image_processor = tf.Llama4ImageProcessor(size={"height": 8, "width": 8}, max_patches=4)
+    processor = tf.Llama4Processor(
+        image_processor,
+        tok,
+        patch_size=2,
+        pixel_shuffle_ratio=0.5,
+        chat_template=chat_template("<|image|>"),
+    )
+    _save(out, tf.Llama4ForConditionalGeneration(cfg), processor)
+
+
+def _lfm2_vl(out: Path) -> None:
+    """LFM2-VL: an LFM2 decoder (short-convolution layers 0 and 2, attention layers 1 and
+    3) and a SigLIP2 NaFlex tower (2x2-pixel patches, downsampled 2x2); images larger than
+    one 8x8 tile are split into tiles plus a thumbnail."""
+    import transformers as tf
+
+    marks = dict(
+        image_token="<image>",
+        image_start_token="<|image_start|>",
+        image_end_token="<|image_end|>",
+        image_thumbnail_token="<|img_thumbnail|>",
+    )
+    grid = [f"<|img_row_{i}_col_{j}|>" for i in range(1, 5) for j in range(1, 5)]
+    tok = word_tokenizer([*marks.values(), *grid], extra_special_tokens=marks)
+    text = dict(TEXT, **_special_ids(tok))
+    text.update(
+        model_type="lfm2",
+        layer_types=["conv", "full_attention"] * 2,
+        conv_L_cache=3,
+        block_auto_adjust_ff_dim=False,
+    )
+    cfg = tf.Lfm2VlConfig(
+        text_config=text,
+        vision_config=dict(
+            model_type="siglip2_vision_model",
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            patch_size=2,
+            num_patches=16,
+        ),
+        image_token_id=tok.convert_tokens_to_ids("<image>"),
+        projector_hidden_size=32,
+        downsample_factor=2,
+    )
+    image_processor = tf.Lfm2VlImageProcessor(
+        encoder_patch_size=2,
+        downsample_factor=2,
+        tile_size=8,
+        min_image_tokens=1,
+        max_image_tokens=4,
+        min_tiles=2,
+        max_tiles=4,
+        max_pixels_tolerance=1.0,
+    )
+    processor = tf.Lfm2VlProcessor(image_processor, tok, chat_template=chat_template("<image>"))
+    _save(out, tf.Lfm2VlForConditionalGeneration(cfg), processor)

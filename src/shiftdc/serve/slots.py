@@ -40,7 +40,7 @@ def slots_supported(vlm: VLM) -> str | None:
     if type(ad).generate_kwargs is not Adapter.generate_kwargs:
         return f"{vlm.family}: its decode steps need inputs beyond the cache (cross-attention)"
     if not rewindable(ad.prefix_cache()):
-        return f"{vlm.family}: its cache has sliding-window layers"
+        return f"{vlm.family}: its cache has sliding-window (or short-convolution) layers"
     return None
 
 
