@@ -1,4 +1,5 @@
 """`python -m bench [--quick]`: run the benchmark; `python -m bench serve`: the serving run;
+`python -m bench serve-replay`: the slot engine's schedule priced at GPU step costs;
 `python -m bench soak`: the server's bounded load test."""
 
 import sys

@@ -34,6 +34,8 @@ import httpx
 import numpy as np
 from PIL import Image
 
+from shiftdc.serve.config import ENGINES
+
 KEY = "soak-key"
 PROMPTS = ["what is in the image ?", "describe the colors", "list what you see here", "why?"]
 
@@ -44,7 +46,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--model", help="a model folder (default: a tiny random LLaVA built here)")
     ap.add_argument("--direction", help="its safety direction (needed with --model)")
-    ap.add_argument("--engine", default="slots", choices=("slots", "batch"))
+    ap.add_argument("--engine", default="slots", choices=ENGINES)
     ap.add_argument("--memory-slack", type=float, default=0.10, help="allowed RSS growth")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, help="write the summary JSON here")

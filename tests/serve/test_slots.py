@@ -208,3 +208,16 @@ def test_other_families_on_the_slot_engine_equal_their_solo_answers(tiny_vlm, fa
         assert out.error is None, out.error
         assert out.text == ref, (i, specs[i])
     assert max(s["rows"] for s in engine.steps) > 1
+
+
+def test_a_checkpoint_whose_generation_config_shapes_logits_is_micro_batched(tiny_vlm):
+    """Slots pick tokens themselves; a repetition penalty `generate` would apply sends the
+    model to the batch engine instead of answering differently."""
+    vlm = tiny_vlm("llava")
+    cfg = vlm.model.generation_config
+    assert slots_supported(vlm) is None
+    cfg.repetition_penalty = 1.3
+    try:
+        assert "repetition_penalty" in slots_supported(vlm)
+    finally:
+        cfg.repetition_penalty = 1.0

@@ -303,7 +303,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-queue", type=positive_int, default=64, help="waiting requests before 429")
     p.add_argument(
         "--engine",
-        choices=("slots", "batch"),
         default="slots",
         help="slots: every decode step runs every active row, requests join per step "
         "(default); batch: the old micro-batching (also used where a family's cache cannot "

@@ -106,7 +106,8 @@ def _last_acts(vlm: VLM, inputs: dict, corrections: dict | None = None) -> dict[
 
 
 def _correction(m: np.ndarray, s: np.ndarray, alpha: float) -> np.ndarray:
-    return alpha * (m @ s) / (s @ s) * s
+    ss = s @ s
+    return alpha * (m @ s) / ss * s if ss > 0 else np.zeros_like(m)  # a zero direction: none
 
 
 def reference_caption(vlm: VLM, sample: Sample, caption_tokens: int) -> str:
@@ -143,7 +144,8 @@ def reference(
         else:
             x = x_vl[layer]
         corr[layer] = _correction(x - x_tt[layer], s, alpha)
-        along.append(float((x - x_tt[layer]) @ s / np.linalg.norm(s)))
+        norm = np.linalg.norm(s)
+        along.append(float((x - x_tt[layer]) @ s / norm) if norm > 0 else 0.0)
     with torch.no_grad(), subtract_last(vlm.layers, _as_hooks(corr, vlm)):
         ids = vlm.model.generate(**vl, **generation_kwargs(vlm, max_new_tokens))
     return Reference(

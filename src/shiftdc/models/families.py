@@ -1,8 +1,8 @@
 """Family registry: family name -> adapter class, and config.model_type -> adapter class.
 
 To add a family: write `models/<family>.py` with an `Adapter` subclass (set `family`,
-`model_types`, override what differs), a tiny-checkpoint builder in `models/tiny.py`,
-and one line in `FAMILIES` below (see CONTRIBUTING.md).
+`model_types`, override what differs), a tiny-checkpoint builder, and one line in
+`FAMILIES` below; CONTRIBUTING.md's "add a family" row lists every step.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+ENGINES = ("slots", "batch")
+"""slots: the slot engine (`scheduler.py`, the default); batch: micro-batching (`engine.py`)."""
+
 
 @dataclass
 class ServeConfig:
@@ -65,8 +68,8 @@ class ServeConfig:
         for flag, value in positive.items():
             if value <= 0:
                 raise InputError(f"{flag} must be > 0, got {value}")
-        if self.engine not in ("slots", "batch"):
-            raise InputError(f"--engine must be slots or batch, got {self.engine!r}")
+        if self.engine not in ENGINES:
+            raise InputError(f"--engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
         if self.batch_wait_ms < 0:
             raise InputError(f"--batch-wait-ms must be >= 0, got {self.batch_wait_ms}")
         if not 0 < self.port < 65536:

@@ -49,8 +49,6 @@ if TYPE_CHECKING:
     from shiftdc.models.adapter import Inputs
 
 log = logging.getLogger("shiftdc.serve")
-ENGINES = ("slots", "batch")
-"""slots: this engine (the default); batch: the micro-batching engine (`engine.py`)."""
 STEP_HISTORY = 10_000  # steps kept in memory (`steps`); the log file keeps all
 
 

@@ -30,6 +30,22 @@ if TYPE_CHECKING:
     from shiftdc.models.loading import VLM
 
 
+#: generation-config fields that shape every step's logits, greedy decoding included, and
+#: their neutral values; the slot engine picks tokens itself and applies none of them
+LOGIT_SHAPING = {
+    "repetition_penalty": 1.0,
+    "encoder_repetition_penalty": 1.0,
+    "no_repeat_ngram_size": 0,
+    "bad_words_ids": None,
+    "suppress_tokens": None,
+    "begin_suppress_tokens": None,
+    "sequence_bias": None,
+    "forced_bos_token_id": None,
+    "forced_eos_token_id": None,
+    "exponential_decay_length_penalty": None,
+}
+
+
 def slots_supported(vlm: VLM) -> str | None:
     """None when rows of this model can join a running batch; else the reason they cannot."""
     ad = vlm.adapter
@@ -39,6 +55,10 @@ def slots_supported(vlm: VLM) -> str | None:
         return f"{vlm.family}: its position ids are not the text layout (multimodal RoPE)"
     if type(ad).generate_kwargs is not Adapter.generate_kwargs:
         return f"{vlm.family}: its decode steps need inputs beyond the cache (cross-attention)"
+    gen_cfg = vlm.model.generation_config
+    for name, neutral in LOGIT_SHAPING.items():
+        if getattr(gen_cfg, name, neutral) not in (neutral, None):
+            return f"{vlm.family}: its generation config sets {name}, which slots do not apply"
     if not rewindable(ad.prefix_cache()):
         return f"{vlm.family}: its cache has sliding-window (or short-convolution) layers"
     return None
