@@ -26,7 +26,7 @@ LEVELS = (1, 8, 32)
 SERVERS = {"shiftdc": (True, 32), "unguarded": (False, 32), "single": (True, 1)}
 
 
-def _engine(vlm: Any, direction: Any, guard: bool, slots: int, caption_tokens: int, tmp: Path):
+def _engine(vlm: Any, direction: Any, slots: int, caption_tokens: int, tmp: Path) -> Any:
     from shiftdc.method.captions import Captioner
     from shiftdc.serve.prometheus import Metrics
     from shiftdc.serve.scheduler import SlotEngine
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, (guard, slots) in SERVERS.items():
             out[name] = {}
             for c in LEVELS:  # a fresh engine per run: its step history holds the whole run
-                engine = _engine(vlm, direction, guard, slots, args.caption_tokens, Path(tmp))
+                engine = _engine(vlm, direction, slots, args.caption_tokens, Path(tmp))
                 n = max(2, args.waves * c) if slots > 1 else max(2, c)
                 asyncio.run(_load(engine, guard, n, c, args.tokens))
                 engine.close(60)

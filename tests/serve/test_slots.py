@@ -221,3 +221,19 @@ def test_a_checkpoint_whose_generation_config_shapes_logits_is_micro_batched(tin
         assert "repetition_penalty" in slots_supported(vlm)
     finally:
         cfg.repetition_penalty = 1.0
+
+
+def test_step_log_file_holds_every_step_and_closes_with_the_engine(make_engine, tmp_path):
+    """--step-log: one JSON line per decode step, the same entries as `engine.steps`."""
+    import json
+
+    path = tmp_path / "steps.jsonl"
+    engine = make_engine(4, step_log=path)
+    specs = [Spec(f"{PROMPTS[i]} ({i})", image(300 + i), 3, at=0.01 * i) for i in range(4)]
+    got = run(engine, specs, guard(engine))
+    assert all(o.error is None for o in got)
+    engine.close(60)
+    assert engine._step_log is not None and engine._step_log.closed
+    lines = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+    assert lines == list(engine.steps) and lines
+    assert sum(s["caption_rows"] for s in lines) and sum(s["answer_rows"] for s in lines)

@@ -22,6 +22,7 @@ from PIL import Image
 from shiftdc.method.captions import CAPTION_PROMPT, Captioner
 from shiftdc.method.direction import SafetyDirection
 from shiftdc.method.pipeline import ShiftDC
+from shiftdc.method.results import ShiftResult
 from shiftdc.method.sample import Sample
 from shiftdc.models.generation import decode_new, generation_kwargs, to_device
 from shiftdc.models.hooks import read_last, subtract_last
@@ -140,13 +141,13 @@ def reference(
     for layer in layers:
         s = vectors[layer]
         if mode == "sequential":  # measured on the stream calibrated at the layers before
-            x = _last_acts(vlm, vl, _as_hooks(corr, vlm))[layer] if corr else x_vl[layer]
+            x = _last_acts(vlm, vl, _as_hooks(corr))[layer] if corr else x_vl[layer]
         else:
             x = x_vl[layer]
         corr[layer] = _correction(x - x_tt[layer], s, alpha)
         norm = np.linalg.norm(s)
         along.append(float((x - x_tt[layer]) @ s / norm) if norm > 0 else 0.0)
-    with torch.no_grad(), subtract_last(vlm.layers, _as_hooks(corr, vlm)):
+    with torch.no_grad(), subtract_last(vlm.layers, _as_hooks(corr)):
         ids = vlm.model.generate(**vl, **generation_kwargs(vlm, max_new_tokens))
     return Reference(
         caption=caption,
@@ -157,7 +158,7 @@ def reference(
     )
 
 
-def _as_hooks(corr: dict[int, np.ndarray], vlm: VLM) -> dict[int, torch.Tensor]:
+def _as_hooks(corr: dict[int, np.ndarray]) -> dict[int, torch.Tensor]:
     return {k: torch.tensor(v, dtype=torch.float32)[None] for k, v in corr.items()}
 
 
@@ -195,7 +196,15 @@ def run_check(
     return out
 
 
-def _compare(mode, bs, layers, got, refs, tol) -> Outcome:
+def _compare(
+    mode: str,
+    bs: int,
+    layers: Sequence[int],
+    got: Sequence[ShiftResult],
+    refs: Sequence[Reference],
+    tol: float,
+) -> Outcome:
+    """One check's verdict: captions and tokens equal, corrections within `tol`."""
     problems, worst, worst_layer = [], 0.0, None
     for res, ref in zip(got, refs, strict=True):
         if res.caption != ref.caption:

@@ -34,6 +34,9 @@ class Adapter:
     #: what the family needs beyond shiftdc's own dependencies: transformers classes
     #: ("transformers.Gemma4ForConditionalGeneration") or importable modules ("num2words")
     requires: ClassVar[tuple[str, ...]] = ()
+    #: the processor takes one list of images per prompt (a flat list would be read as one
+    #: prompt's images); else a flat list, one image per prompt
+    nested_images: ClassVar[bool] = False
 
     def __init__(self, model: nn.Module, processor: ProcessorMixin) -> None:
         self.model = model
@@ -104,8 +107,8 @@ class Adapter:
         return dict(self.processor(text=texts, images=batch, padding=True, return_tensors="pt"))
 
     def processor_images(self, images: list[Image.Image]) -> list:
-        """Images laid out as the processor expects for one image per prompt (flat by default)."""
-        return list(images)
+        """Images laid out as the processor expects for one image per prompt."""
+        return [[im] for im in images] if self.nested_images else list(images)
 
     def encode_text(self, prompts: list[str], system: str | None = None) -> Inputs:
         """Batched, left-padded text-only inputs."""

@@ -1,7 +1,5 @@
 """Gemma 3 (Gemma3ForConditionalGeneration)."""
 
-from PIL import Image
-
 from shiftdc.models.adapter import Adapter
 
 
@@ -14,7 +12,4 @@ class Gemma3Adapter(Adapter):
 
     family = "gemma3"
     model_types = ("gemma3",)
-
-    def processor_images(self, images: list[Image.Image]) -> list:
-        """A nested list, one per prompt (a flat list would be read as one prompt's images)."""
-        return [[im] for im in images]
+    nested_images = True

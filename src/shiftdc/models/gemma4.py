@@ -22,8 +22,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PIL import Image
-
 from shiftdc.models.adapter import Adapter
 from shiftdc.models.processing import video_backend_available, without
 
@@ -34,6 +32,7 @@ if TYPE_CHECKING:
 class Gemma4Adapter(Adapter):
     family = "gemma4"
     model_types = ("gemma4",)
+    nested_images = True
     requires = ("transformers.Gemma4ForConditionalGeneration",)
 
     @classmethod
@@ -43,7 +42,3 @@ class Gemma4Adapter(Adapter):
         if video_backend_available():
             return AutoProcessor.from_pretrained(name, **kwargs)
         return without(Gemma4Processor).from_pretrained(name, **kwargs)
-
-    def processor_images(self, images: list[Image.Image]) -> list:
-        """A nested list, one per prompt."""
-        return [[im] for im in images]

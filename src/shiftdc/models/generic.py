@@ -13,7 +13,6 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING
 
-from PIL import Image
 from torch import nn
 
 from shiftdc.models.adapter import Adapter, Inputs
@@ -66,6 +65,7 @@ class GenericAdapter(Adapter):
 
     family = "generic"
     model_types = ()
+    nested_images = True  # the layout every processor reads as one image per prompt
     image_first = False  # not assumed: the prompt is never split at the image
     prefix_cache_ok = False  # not assumed: every pass runs the whole prompt
 
@@ -97,10 +97,6 @@ class GenericAdapter(Adapter):
 
     def decoder_layers(self) -> nn.ModuleList:
         return self._layers
-
-    def processor_images(self, images: list[Image.Image]) -> list:
-        """One list per prompt: the layout every processor reads as one image per prompt."""
-        return [[im] for im in images]
 
     def position_ids(self, inputs: Inputs) -> None:
         """None: the model derives its own positions (text or multimodal) in every pass."""

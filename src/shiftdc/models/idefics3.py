@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PIL import Image
-
 from shiftdc.models.adapter import Adapter
 from shiftdc.models.processing import video_backend_available, without
 
@@ -30,6 +28,7 @@ class Idefics3Adapter(Adapter):
 class SmolVLMAdapter(Idefics3Adapter):
     family = "smolvlm"
     model_types = ("smolvlm",)
+    nested_images = True  # its processor reads a flat list as one prompt's images
     requires = ("transformers.SmolVLMForConditionalGeneration", "num2words")
 
     @classmethod
@@ -39,10 +38,6 @@ class SmolVLMAdapter(Idefics3Adapter):
         if video_backend_available():
             return AutoProcessor.from_pretrained(name, **kwargs)
         return without(SmolVLMProcessor, ("video_processor",)).from_pretrained(name, **kwargs)
-
-    def processor_images(self, images: list[Image.Image]) -> list:
-        """A nested list, one per prompt (SmolVLM's processor reads a flat list as one prompt's)."""
-        return [[im] for im in images]
 
     def render(self, prompt: str, with_image: bool, system: str | None = None) -> str:
         """The chat template as ProcessorMixin applies it: SmolVLM's own override only adds

@@ -1,7 +1,5 @@
 """InternVL 3.x (InternVLForConditionalGeneration, the transformers-native checkpoints)."""
 
-from PIL import Image
-
 from shiftdc.models.adapter import Adapter
 
 
@@ -11,7 +9,4 @@ class InternVLAdapter(Adapter):
 
     family = "internvl"
     model_types = ("internvl",)
-
-    def processor_images(self, images: list[Image.Image]) -> list:
-        """A nested list, one per prompt."""
-        return [[im] for im in images]
+    nested_images = True

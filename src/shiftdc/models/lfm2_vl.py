@@ -17,16 +17,11 @@ Requires torchvision: LFM2-VL's only image processor is a torchvision one
 
 from __future__ import annotations
 
-from PIL import Image
-
 from shiftdc.models.adapter import Adapter
 
 
 class Lfm2VlAdapter(Adapter):
     family = "lfm2_vl"
     model_types = ("lfm2_vl",)
+    nested_images = True
     requires = ("transformers.Lfm2VlForConditionalGeneration", "torchvision")
-
-    def processor_images(self, images: list[Image.Image]) -> list:
-        """A nested list, one per prompt."""
-        return [[im] for im in images]

@@ -1,7 +1,5 @@
 """LLaVA-OneVision (LlavaOnevisionForConditionalGeneration)."""
 
-from PIL import Image
-
 from shiftdc.models.adapter import Adapter
 
 
@@ -10,7 +8,4 @@ class LlavaOnevisionAdapter(Adapter):
 
     family = "llava_onevision"
     model_types = ("llava_onevision",)
-
-    def processor_images(self, images: list[Image.Image]) -> list:
-        """A nested list, one per prompt."""
-        return [[im] for im in images]
+    nested_images = True

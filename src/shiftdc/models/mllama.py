@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PIL import Image
 from torch import nn
 
 from shiftdc.models.adapter import Adapter, Inputs
@@ -41,6 +40,7 @@ if TYPE_CHECKING:
 class MllamaAdapter(Adapter):
     family = "mllama"
     model_types = ("mllama",)
+    nested_images = True
     requires = ("transformers.MllamaForConditionalGeneration",)
 
     def cross_attention_layers(self) -> list[int]:
@@ -54,10 +54,6 @@ class MllamaAdapter(Adapter):
             every = self.model.get_decoder().layers
             self._self_layers = nn.ModuleList(m for i, m in enumerate(every) if i not in cross)
         return self._self_layers
-
-    def processor_images(self, images: list[Image.Image]) -> list:
-        """A nested list, one per prompt."""
-        return [[im] for im in images]
 
     def encode_text(self, prompts: list[str], system: str | None = None) -> Inputs:
         """Through the processor with no image, as the model's own text-only prompts are."""

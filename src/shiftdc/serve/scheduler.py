@@ -21,9 +21,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Generator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import torch
 
@@ -99,7 +100,8 @@ class SlotEngine(Engine):
         self.batch = SlotBatch(vlm)
         self.tasks: list[tuple[Job, Task]] = []  # requests in a slot, doing prefill work
         self.steps: deque[dict[str, Any]] = deque(maxlen=STEP_HISTORY)
-        self._step_log = open(step_log, "a", encoding="utf-8") if step_log else None  # noqa: SIM115
+        self._step_log_path = step_log
+        self._step_log: TextIO | None = None  # open while the worker runs
         self._prefilled = 0  # prompt tokens run since the last step
         self._step_count = 0
         self._admitted = (0, max_batch_size)  # (waiting, free slots) after the last admission
@@ -129,19 +131,22 @@ class SlotEngine(Engine):
                 self._cond.wait()
 
     def _loop(self) -> None:
-        while self._admit():
-            self._run_tasks()
-            if len(self.batch):
-                try:
-                    self._step()
-                except Exception as exc:  # a failed step fails its rows, never the server
-                    log.exception("decode step of %d rows failed", len(self.batch))
-                    rows = list(self.batch.keys)
-                    self.batch.remove(rows)
-                    for a in rows:
-                        a.job.post("error", APIError(500, f"generation failed: {exc}"))
-        if self._step_log is not None:
-            self._step_log.close()
+        path = self._step_log_path
+        with open(path, "a", encoding="utf-8") if path else nullcontext() as self._step_log:
+            while self._admit():
+                self._run_tasks()
+                if len(self.batch):
+                    self._step_or_fail()
+
+    def _step_or_fail(self) -> None:
+        try:
+            self._step()
+        except Exception as exc:  # a failed step fails its rows, never the server
+            log.exception("decode step of %d rows failed", len(self.batch))
+            rows = list(self.batch.keys)
+            self.batch.remove(rows)
+            for a in rows:
+                a.job.post("error", APIError(500, f"generation failed: {exc}"))
 
     def _run_tasks(self) -> None:
         """Prefill work between two steps: `prefill_chunk` tokens (all of it when no row
