@@ -126,3 +126,21 @@ def test_row_limit_and_cancel():
     flag["gone"] = True
     _feed(row, "cd")
     assert row.finish == "cancelled" and row.close() == "ab"
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragment"),
+    [
+        (["--engine", "fast"], "--engine must be one of slots, batch"),
+        (["--step-log", "{tmp}"], "not a file in an existing folder"),
+        (["--step-log", "{tmp}/no/such/steps.jsonl"], "not a file in an existing folder"),
+    ],
+)
+def test_bad_engine_flags_are_refused_in_one_line_before_loading(flags, fragment, tmp_path, capsys):
+    from shiftdc.cli import main
+
+    argv = ["serve", "--model", "unused", *(f.format(tmp=tmp_path) for f in flags)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and fragment in err, err
+    assert not (tmp_path / "no").exists()  # nothing written

@@ -76,4 +76,11 @@ class ServeConfig:
             raise InputError(f"--port must be in 1..65535, got {self.port}")
         if self.playground_compare and not self.playground:
             raise InputError("--playground-compare needs --playground; add it or leave both out")
+        if self.step_log is not None and (
+            self.step_log.is_dir() or not Path(self.step_log).parent.is_dir()
+        ):
+            raise InputError(
+                f"--step-log {self.step_log}: not a file in an existing folder; "
+                "create the folder or pick another path"
+            )
         self.default_max_tokens = min(self.default_max_tokens, self.max_tokens)

@@ -101,7 +101,7 @@ class SlotEngine(Engine):
         self.tasks: list[tuple[Job, Task]] = []  # requests in a slot, doing prefill work
         self.steps: deque[dict[str, Any]] = deque(maxlen=STEP_HISTORY)
         self._step_log_path = step_log
-        self._step_log: TextIO | None = None  # open while the worker runs
+        self._step_log: TextIO | None = None  # opened by start, closed when the worker ends
         self._prefilled = 0  # prompt tokens run since the last step
         self._step_count = 0
         self._admitted = (0, max_batch_size)  # (waiting, free slots) after the last admission
@@ -130,9 +130,14 @@ class SlotEngine(Engine):
                     return False
                 self._cond.wait()
 
+    def start(self) -> None:
+        """Open the step log here, so a bad path fails the start, then start the worker."""
+        if self._step_log_path is not None:
+            self._step_log = open(self._step_log_path, "a", encoding="utf-8")  # noqa: SIM115
+        super().start()
+
     def _loop(self) -> None:
-        path = self._step_log_path
-        with open(path, "a", encoding="utf-8") if path else nullcontext() as self._step_log:
+        with self._step_log if self._step_log is not None else nullcontext():  # closed at the end
             while self._admit():
                 self._run_tasks()
                 if len(self.batch):
