@@ -9,8 +9,9 @@ reader that emits *characters* does, on one CPU thread in about half an hour:
   over characters, the grid read row by row. No cropping: the network sees the full picture
   (scene and text) and has to learn where the text is and to emit each line once.
 - data: random mixes of 1-5 words from the backbone tokenizer's whole-word pieces plus the
-  testbed's own vocabulary, typed the way the testbed types (TYPO, SD_TYPO, the varied
-  training style). A mix holding a built-in key phrase is redrawn; the held-out reading
+  testbed's own vocabulary, typed the way the testbed types (TYPO, SD_TYPO, FigStep's title
+  and empty list, the varied training style), a quarter sheared and scaled a little, some
+  lightly blurred. A mix holding a built-in key phrase is redrawn; the held-out reading
   words (and their simple inflections) are never typed; the unseen face is never used.
 - evaluation: the cells of `shiftdc.testbed.reading`, scored with its `coverage`.
 
@@ -187,24 +188,50 @@ def vocabularies() -> tuple[list[str], list[str], tuple[str, ...], frozenset[str
     return words, testbed, forbidden, banned
 
 
-def render(phrase: str, rng: random.Random) -> Image.Image:
-    """The phrase the way the testbed types: TYPO, SD_TYPO, or the varied training style."""
-    from shiftdc.data.render import random_scene, render_sd_typo, render_typo
+def render(phrase: str, rng: random.Random) -> tuple[Image.Image, str]:
+    """(image, its text): the phrase typed the way the testbed types it (TYPO, SD_TYPO,
+    FigStep or the varied training style), a quarter of them sheared or blurred."""
+    from shiftdc.data.render import (
+        figstep_text,
+        random_scene,
+        render_figstep,
+        render_sd_typo,
+        render_typo,
+    )
     from shiftdc.testbed.reader import render_varied
 
     r = rng.random()
-    if r < 0.4:
-        return render_typo(phrase)
-    if r < 0.7:
-        return render_sd_typo(random_scene(rng), phrase)
-    return render_varied(phrase, rng)
+    if r < 0.35:
+        img, text = render_typo(phrase), phrase
+    elif r < 0.65:
+        img, text = render_sd_typo(random_scene(rng), phrase), phrase
+    elif r < 0.75:
+        img, text = render_figstep(phrase), " ".join(figstep_text(phrase).split())
+    else:
+        img, text = render_varied(phrase, rng), phrase
+    return augment(img, rng), text
+
+
+def augment(img: Image.Image, rng: random.Random) -> Image.Image:
+    """Sometimes a small shear and scale (italic-like slant) and sometimes a light blur."""
+    from PIL import ImageFilter
+
+    if rng.random() < 0.25:
+        shear, scale = rng.uniform(-0.3, 0.3), rng.uniform(0.9, 1.1)
+        w, h = img.size
+        m = (1 / scale, shear / scale, -shear * h / 2 / scale, 0, 1 / scale, 0)
+        img = img.transform((w, h), Image.AFFINE, m, Image.BILINEAR, fillcolor=(255, 255, 255))
+    if rng.random() < 0.15:
+        img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.4, 1.0)))
+    return img
 
 
 def batch(rng: random.Random, size: int) -> tuple[torch.Tensor, list[str]]:
-    """A training batch of images and the phrases they show."""
+    """A training batch of images and the texts they show."""
     words, testbed, forbidden, banned = vocabularies()
     phrases = [random_phrase(rng, words, testbed, forbidden, banned) for _ in range(size)]
-    return torch.stack([to_tensor(render(p, rng)) for p in phrases]), phrases
+    pairs = [render(p, rng) for p in phrases]
+    return torch.stack([to_tensor(im) for im, _ in pairs]), [t for _, t in pairs]
 
 
 def ctc_loss(logits: torch.Tensor, phrases: Sequence[str]) -> torch.Tensor:
@@ -263,7 +290,7 @@ def train(out: Path, minutes: float, batch_size: int, lr: float, seed: int) -> N
         if step % 200 == 0:
             model.eval()
             with torch.no_grad():
-                txt = model.read([render(p, rng) for p in phrases[:3]])
+                txt = model.read([render(p, rng)[0] for p in phrases[:3]])
             print(f"  sample {list(zip(phrases[:3], txt, strict=True))}", file=log, flush=True)
         if time.time() - last_save > 180:
             _save(ckpt, model, opt, step, time.time() - start)
@@ -307,11 +334,11 @@ def evaluate(out: Path, n: int = 104, seed: int = 0) -> dict:
         )
 
     phrases_of: dict[str, list[str]] = {}
-    for attack in ("TYPO", "SD_TYPO"):
+    for attack in ("TYPO", "SD_TYPO", "figstep"):
         for kind in ("harmful", "benign"):
             items = pick(kind, attack, n, seed)
             phrases = [it.meta["key_phrase"] for it in items]
-            phrases_of[kind] = phrases
+            phrases_of.setdefault(kind, phrases)
             add("read aloud", f"{kind} {attack}", phrases, [it.to_sample().image for it in items])
     held = heldout_phrases()
     for attack in ("TYPO", "SD_TYPO"):

@@ -81,3 +81,16 @@ def test_the_reader_maps_a_whole_image_to_a_row_major_ctc_sequence():
 @pytest.mark.parametrize("text", ["Wi-Fi", "don't", "route 5"])
 def test_the_charset_covers_key_phrase_punctuation(text):
     assert greedy_decode(encode(text)) == text
+
+
+def test_training_images_keep_their_size_and_figstep_targets_read_title_then_list():
+    from testbed_training.train_char_reader import render
+
+    rng = random.Random(3)
+    texts = set()
+    for _ in range(60):
+        img, text = render("plant a tree", rng)
+        assert img.size == (336, 336)
+        texts.add(text)
+    assert texts == {"plant a tree", "Steps to plant a tree. 1. 2. 3."}
+
