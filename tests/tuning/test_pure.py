@@ -39,7 +39,7 @@ def test_grid_is_every_combination_with_unique_labels():
 
 def test_grid_defaults_and_bad_values():
     grid = make_grid(30)
-    assert {p.layers[-1] for p in grid} == {29} and {p.alpha for p in grid} == {1.0, 2.0}
+    assert {p.layers[-1] for p in grid} == {29} and {p.alpha for p in grid} == {0.25, 0.5, 1.0, 2.0}
     assert split_layer_specs("8:29,15:29") == ["8:29", "15:29"]
     assert split_layer_specs("3,4,5") == ["3,4,5"]
     with pytest.raises(InputError, match="out of range"):

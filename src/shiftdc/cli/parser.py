@@ -168,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="folder for tables, plot, records")
     p.add_argument("--layers", help="layer ranges to try, e.g. 8:29,15:29 (default: 3 ranges)")
     p.add_argument(
-        "--alpha", type=comma_list(positive_float), help="strengths to try, e.g. 0.25,0.5,1,2"
+        "--alpha", type=comma_list(positive_float), help="strengths to try (default 0.25,0.5,1,2)"
     )
     p.add_argument(
         "--modes",
