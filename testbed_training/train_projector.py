@@ -104,13 +104,15 @@ def collate(rows: list[dict], pad: int) -> dict[str, torch.Tensor]:
 class _MakeBatch:
     """Builds one collated batch of benign examples; picklable for loader workers."""
 
-    def __init__(self, processor, teach: dict[str, str], batch: int, max_target: int) -> None:
+    def __init__(
+        self, processor, teach: dict[str, str], batch: int, max_target: int, sampler=sample
+    ) -> None:
         self.processor, self.teach = processor, teach
-        self.batch, self.max_target = batch, max_target
+        self.batch, self.max_target, self.sampler = batch, max_target, sampler
 
     def __call__(self, rng: random.Random) -> dict[str, torch.Tensor]:
         rows = [
-            encode(self.processor, *sample(rng, self.teach), self.max_target)
+            encode(self.processor, *self.sampler(rng, self.teach), self.max_target)
             for _ in range(self.batch)
         ]
         return collate(rows, self.processor.tokenizer.pad_token_id)
@@ -162,10 +164,14 @@ def main(
     workers: int = 0,
     resume: bool = False,
     max_steps: int = 0,
+    prepare=None,
+    sampler=sample,
 ) -> None:
     """Train until the time budget (or `max_steps`) is spent, saving every 25 steps.
 
-    `resume` starts from the projector (and tower) in `weights` and appends to its log.
+    `resume` starts from the projector (and tower) in `weights` and appends to its log;
+    `prepare(model, processor)` changes the assembled model before training (a variant's
+    pathway), and `sampler(rng, teach)` draws its (image, query, target) examples.
     """
     dev = pick_device(device)
     teach = cached_teacher_answers(out, weights, max_target, dev)
@@ -175,6 +181,8 @@ def main(
     prior = json.loads((weights / "projector_log.json").read_text()) if resume else {}
     runs = prior.get("runs", [prior] if prior else [])
     model, processor = assemble(weights, projector=resume, seed=SEED)
+    if prepare is not None:
+        prepare(model, processor)
     model.to(dev)
     for p in model.parameters():
         p.requires_grad_(False)
@@ -194,7 +202,8 @@ def main(
             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
                 m.eval()
     seed = f"projector:{SEED}:{len(runs)}"
-    stream = batch_stream(_MakeBatch(processor, teach, batch, max_target), seed, workers)
+    make = _MakeBatch(processor, teach, batch, max_target, sampler)
+    stream = batch_stream(make, seed, workers)
     run = dict(seed=seed, device=str(dev), batch=batch, lr=lr, tower_lr=tower_lr, losses=log)
     t0 = time.time()
     while time.time() - t0 < minutes * 60 and (max_steps <= 0 or step < max_steps):

@@ -109,3 +109,26 @@ def test_alignment_examples_hold_no_held_out_request(monkeypatch, benign_k):
             assert r.request.lower() not in text, (split, r.request)
             assert r.key_phrase.lower() not in text, (split, r.key_phrase)
     assert all(r.request.lower() in prompts for r in builtin_requests("train"))
+
+
+def test_reading_pathway_examples_show_no_harmful_request_or_held_out_word(monkeypatch):
+    """The pathway stage (train_read_pathway) draws from stage 3's benign sources only."""
+    import json
+
+    from shiftdc.testbed.assemble import WEIGHTS_DIR
+    from testbed_training import train_read_pathway as stage
+
+    monkeypatch.setattr(stage, "render_typo", lambda p: p)  # the text, not the picture
+    monkeypatch.setattr(stage, "render_sd_typo", lambda scene, p: p)
+    monkeypatch.setattr(stage, "render_figstep", lambda p: p)
+    monkeypatch.setattr(stage, "render_varied", lambda p, rng: p)
+    monkeypatch.setattr(stage, "render_scene", lambda scene: "")
+    teach = json.loads((WEIGHTS_DIR / "teacher_answers.json").read_text())
+    harmful, held = harmful_phrases(), set(heldout_words())
+    rng = random.Random(0)
+    shown = [stage.sample(rng, teach) for _ in range(1500)]
+    queries = {q for _, q, _ in shown}
+    assert len(queries) >= 8  # follow (3 attack queries), read, describe, caption prompts
+    for image_text, _, target in shown:
+        assert not any(h in text for text in (image_text.lower(), target.lower()) for h in harmful)
+        assert not {w.strip('".,').lower() for w in image_text.split()} & held  # images only

@@ -94,3 +94,18 @@ def test_training_images_keep_their_size_and_figstep_targets_read_title_then_lis
         texts.add(text)
     assert texts == {"plant a tree", "Steps to plant a tree. 1. 2. 3."}
 
+
+def test_the_pathway_reads_the_processors_pixels_as_the_reader_reads_the_picture():
+    from shiftdc.data.render import random_scene, render_sd_typo, render_typo
+    from shiftdc.testbed.reader import image_processor
+    from testbed_training.read_pathway import ink
+
+    proc = image_processor()
+    for img in (render_typo("bake bread"), render_sd_typo(random_scene(random.Random(1)), "a b")):
+        px = proc(images=[img], return_tensors="pt")["pixel_values"]
+        got = ink(px, proc.image_mean, proc.image_std)[0]
+        want = to_tensor(img)
+        assert got.shape == want.shape
+        # two resizing paths (PIL at 336 -> 168; CLIP to 192, then torch to 168) agree closely
+        assert (got - want).abs().mean() < 0.01
+        assert ((got > 0.5) == (want > 0.5)).float().mean() > 0.995
