@@ -206,6 +206,16 @@ def refusal_table(vlm: Any, out: Path, n: int, attacks: list[str], tokens: int) 
     return rows
 
 
+def tune_table(vlm: Any, out: Path, attacks: list[str]) -> dict:
+    """`shiftdc tune`'s default grid on the reading model: self-captions, the `tune` split,
+    24 + 24 requests of the given forms, the shipped direction (its recommendation is kept)."""
+    from shiftdc.testbed.build import shipped_direction
+    from shiftdc.tuning.run import TuneConfig, tune
+
+    config = TuneConfig(attacks=attacks, captions="self", limit=24, store=False)
+    return tune(vlm, out / "tune", config, direction=shipped_direction())
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True)
@@ -222,6 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--attacks", nargs="+", default=["TYPO", "SD_TYPO", "figstep"])
     ap.add_argument("--skip-reading", action="store_true")
     ap.add_argument("--skip-refusal", action="store_true")
+    ap.add_argument("--tune", action="store_true", help="also run tune's default grid")
     ap.add_argument("--export", type=Path, help="a train_read_pathway run: export it, and stop")
     args = ap.parse_args(argv)
     if args.export is not None:  # --reader is then the train_char_reader checkpoint
@@ -241,6 +252,8 @@ def main(argv: list[str] | None = None) -> None:
         reading_table(vlm, args.out, args.n)
     if not args.skip_refusal:
         refusal_table(vlm, args.out, args.n, args.attacks, args.tokens)
+    if args.tune:
+        tune_table(vlm, args.out, args.attacks)
 
 
 if __name__ == "__main__":

@@ -100,8 +100,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--max-target", type=int, default=40)
     a = ap.parse_args(argv)
     a.out.mkdir(parents=True, exist_ok=True)
-    for name in ("teacher_answers.json", train_projector.TEACHER_META, "projector_log.json"):
-        shutil.copy(WEIGHTS_DIR / name, a.out / name)  # the committed teacher, and the log
+    for name in ("teacher_answers.json", train_projector.TEACHER_META):
+        shutil.copy(WEIGHTS_DIR / name, a.out / name)  # the committed teacher's answers
     reader = load_reader(a.reader)
     train_projector.main(
         a.out,

@@ -52,7 +52,7 @@ class TuneConfig:
     """What `tune` measures; every field but batch_size/progress/store decides the records."""
 
     layer_specs: list[str] | None = None  # None: three ranges ending at the last layer
-    alphas: list[float] | None = None  # None: 1, 2
+    alphas: list[float] | None = None  # None: grid.DEFAULT_ALPHAS
     modes: list[str] = field(default_factory=lambda: ["paper"])
     positions: list[str] = field(default_factory=lambda: ["last"])
     split: str = DEFAULT_SPLIT
