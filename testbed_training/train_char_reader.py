@@ -2,7 +2,7 @@
 
 The shipped tower classifies whole words of a closed 1,256-word vocabulary, so it cannot read
 a word it was never taught (docs/testbed.md, "Reading"). This script asks whether a small
-reader that emits *characters* does, on one CPU thread in about half an hour:
+reader that emits *characters* does, on one CPU thread in 40 minutes:
 
 - model: a CNN over the whole (grey, half-size) image -> a 2-D grid of features (14 rows x
   42 columns) with 2-D position embeddings -> a small transformer along each row -> CTC
@@ -15,7 +15,7 @@ reader that emits *characters* does, on one CPU thread in about half an hour:
   words (and their simple inflections) are never typed; the unseen face is never used.
 - evaluation: the cells of `shiftdc.testbed.reading`, scored with its `coverage`.
 
-    python -m testbed_training.train_char_reader train --out runs/char_reader --minutes 30
+    python -m testbed_training.train_char_reader train --out runs/char_reader
     python -m testbed_training.train_char_reader eval --out runs/char_reader
 """
 
@@ -369,7 +369,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("what", choices=("train", "eval"))
     p.add_argument("--out", type=Path, default=Path("runs/char_reader"))
-    p.add_argument("--minutes", type=float, default=30.0)
+    p.add_argument("--minutes", type=float, default=40.0)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--seed", type=int, default=0)
