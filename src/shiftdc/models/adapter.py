@@ -61,6 +61,11 @@ class Adapter:
         return f"family {cls.family!r} is unavailable here: it needs {', '.join(missing)}"
 
     @classmethod
+    def register(cls) -> None:
+        """Make the family's model types that transformers does not ship known to its Auto
+        classes, before a config is read (default: none)."""
+
+    @classmethod
     def load_processor(cls, name: str, config: PretrainedConfig, **kwargs: Any) -> ProcessorMixin:
         """The checkpoint's processor (AutoProcessor, minus a video part without torchvision)."""
         from shiftdc.models.auto_processor import load_auto_processor

@@ -81,6 +81,13 @@ def adapter_for_family(family: str) -> type[Adapter]:
     return lookup(FAMILIES, family, "family")
 
 
+def register_model_types() -> None:
+    """Let every adapter make its own model types known to transformers (see
+    Adapter.register); load_vlm calls this before it reads a config."""
+    for cls in _adapters():
+        cls.register()
+
+
 def check_available(adapter_cls: type[Adapter]) -> None:
     """Raise FamilyUnavailableError when the family's classes or packages are missing here."""
     why = adapter_cls.unavailable()

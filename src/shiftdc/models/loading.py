@@ -12,7 +12,7 @@ from torch import nn
 
 from shiftdc.models.adapter import Adapter
 from shiftdc.models.dispatch import dispatch_kwargs, input_device, sampled_parameters
-from shiftdc.models.families import check_available
+from shiftdc.models.families import check_available, register_model_types
 from shiftdc.models.generic import adapter_for_config
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -144,6 +144,7 @@ def load_vlm(
 
     name = str(name_or_path)
     device = check_device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    register_model_types()
     try:
         config = AutoConfig.from_pretrained(name, **from_pretrained_kwargs)
     except (OSError, ValueError) as exc:

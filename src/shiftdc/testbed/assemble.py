@@ -1,4 +1,5 @@
-"""Put the pieces together in memory: aligned backbone + vision tower + projector -> LLaVA."""
+"""Put the pieces together in memory: aligned backbone + vision tower + projector (+ the
+character reader) -> the testbed VLM."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ WEIGHTS_DIR: Final = Path(__file__).parent / "weights"
 LORA_FILE: Final = "align_lora.safetensors"
 TOWER_FILE: Final = "vision_tower.safetensors"
 PROJECTOR_FILE: Final = "projector.safetensors"
+READER_FILE: Final = "char_reader.safetensors"
+READER_SLOTS: Final = 32
+"""Image tokens that carry the read text (FigStep's title and list fit in about 20)."""
 IMAGE_TOKEN: Final = "<image>"
 SYSTEM: Final = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 CHAT_TEMPLATE: Final = (
@@ -47,8 +51,9 @@ def aligned_backbone(weights: Path = WEIGHTS_DIR) -> tuple[Any, Any]:
     return model, tok
 
 
-def llava_processor(tok: Any) -> Any:
-    """LlavaProcessor: CLIP resizing to the tower's input, the tokenizer with <image>, template."""
+def llava_processor(tok: Any, slots: int = 0) -> Any:
+    """LlavaProcessor: CLIP resizing to the tower's input, the tokenizer with <image>, template;
+    each image takes the tower's grid of tokens plus `slots` (the read text)."""
     from transformers import LlavaProcessor
 
     if IMAGE_TOKEN not in tok.get_vocab():
@@ -59,24 +64,45 @@ def llava_processor(tok: Any) -> Any:
         tokenizer=tok,
         patch_size=PATCH,
         vision_feature_select_strategy="full",
-        num_additional_image_tokens=0,
+        num_additional_image_tokens=slots,
         chat_template=CHAT_TEMPLATE,
     )
 
 
-def assemble(weights: Path = WEIGHTS_DIR, projector: bool = True, seed: int = 0) -> tuple[Any, Any]:
-    """(LlavaForConditionalGeneration, LlavaProcessor) from the backbone and committed weights.
+def assemble(
+    weights: Path = WEIGHTS_DIR, projector: bool = True, seed: int = 0, reader: Path | None = None
+) -> tuple[Any, Any]:
+    """(model, LlavaProcessor) from the backbone and committed weights.
 
-    With `projector=False` the projector is freshly initialised from `seed` (for training).
+    With `reader` (a character reader's weights) the model is the reading testbed
+    (`shiftdc.testbed.modeling`), else a plain LlavaForConditionalGeneration (the pathway
+    before the reader: stage 3's training). With `projector=False` the projector is freshly
+    initialised from `seed` (for training).
     """
     from transformers import LlavaConfig, LlavaForConditionalGeneration
 
+    from shiftdc.testbed.char_reader import load_char_reader
+    from shiftdc.testbed.modeling import TestbedConfig, TestbedForConditionalGeneration
+
     text_model, tok = aligned_backbone(weights)
-    processor = llava_processor(tok)
+    processor = llava_processor(tok, READER_SLOTS if reader is not None else 0)
     tok = processor.tokenizer
     text_cfg = text_model.config.to_dict()
     text_cfg["vocab_size"] = len(tok)
-    cfg = LlavaConfig(
+    ip = processor.image_processor
+    config_cls, extra = LlavaConfig, {}
+    if reader is not None:
+        config_cls, extra = (
+            TestbedConfig,
+            dict(
+                reader_slots=READER_SLOTS,
+                reader_fill_token_id=tok.convert_tokens_to_ids("Ġ"),
+                reader_image_mean=list(ip.image_mean),
+                reader_image_std=list(ip.image_std),
+            ),
+        )
+    cfg = config_cls(
+        **extra,
         text_config=text_cfg,
         vision_config=dict(VISION_CONFIG),
         image_token_index=tok.convert_tokens_to_ids(IMAGE_TOKEN),
@@ -86,7 +112,11 @@ def assemble(weights: Path = WEIGHTS_DIR, projector: bool = True, seed: int = 0)
         tie_word_embeddings=True,
     )
     torch.manual_seed(seed)
-    model = LlavaForConditionalGeneration(cfg)
+    model_cls = LlavaForConditionalGeneration if reader is None else TestbedForConditionalGeneration
+    model = model_cls(cfg)
+    if reader is not None:
+        model.model.char_reader.load_state_dict(load_char_reader(reader).state_dict())
+        model.model.reading_tokenizer = tok
     old_rows = text_model.get_input_embeddings().weight.shape[0]
     text_model.resize_token_embeddings(len(tok), mean_resizing=False)
     with torch.no_grad():  # deterministic rows for added tokens (LLaVA replaces <image> anyway)

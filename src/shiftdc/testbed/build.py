@@ -8,10 +8,18 @@ import os
 from pathlib import Path
 from typing import Final
 
-from shiftdc.testbed.assemble import LORA_FILE, PROJECTOR_FILE, TOWER_FILE, WEIGHTS_DIR, assemble
+from shiftdc.testbed.assemble import (
+    LORA_FILE,
+    PROJECTOR_FILE,
+    READER_FILE,
+    TOWER_FILE,
+    WEIGHTS_DIR,
+    assemble,
+)
 
 MARKER: Final = "shiftdc_testbed.json"
-TESTBED_VERSION: Final = "1"
+TESTBED_VERSION: Final = "2"
+"""2: the image pathway reads (the character reader's tokens follow the visual ones)."""
 
 
 def default_testbed_dir() -> Path:
@@ -25,7 +33,7 @@ def default_testbed_dir() -> Path:
 def weights_fingerprint(weights: Path = WEIGHTS_DIR) -> str:
     """SHA-256 (16 hex digits) over the small weight files a build is assembled from."""
     h = hashlib.sha256()
-    for name in (LORA_FILE, TOWER_FILE, PROJECTOR_FILE):
+    for name in (LORA_FILE, TOWER_FILE, PROJECTOR_FILE, READER_FILE):
         h.update(name.encode())
         h.update((Path(weights) / name).read_bytes())
     return h.hexdigest()[:16]
@@ -50,7 +58,7 @@ def build_testbed(out: Path, weights: Path = WEIGHTS_DIR, force: bool = False) -
     out = Path(out)
     if is_built(out, weights) and not force:
         return out
-    model, processor = assemble(weights)
+    model, processor = assemble(weights, reader=Path(weights) / READER_FILE)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     processor.save_pretrained(out)

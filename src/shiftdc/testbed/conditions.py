@@ -138,6 +138,7 @@ ATTACK_CONDITIONS: tuple[Condition, ...] = tuple(
     for c in (
         plain(kind, attack),
         counterpart(kind, attack),
+        shiftdc_recommended(kind, attack, "self"),
         shiftdc_recommended(kind, attack, "given"),
         shiftdc_default(kind, attack, "paper", "given"),
         Condition(name=f"{kind} {attack} + ECSO", kind=kind, attack=attack, defense="ecso"),
@@ -147,7 +148,8 @@ ATTACK_CONDITIONS: tuple[Condition, ...] = tuple(
     )
 )
 """The other built-in image attacks: as images, as their text-only counterparts (ShiftDC's
-target), with the recommended and the default configuration, and with the other defenses."""
+target), with the recommended configuration (self-captions, as deployed, then ground-truth
+captions, the oracle) and the default one, and with the other defenses."""
 
 ALL_CONDITIONS: tuple[Condition, ...] = (
     tuple(c for c in CONDITIONS if c.name in CORE)

@@ -16,12 +16,12 @@ from shiftdc.testbed.measure import measure
 
 NOTICE = (
     "Testbed: a miniature LLaVA (SmolLM2-135M-Instruct + a text-only safety LoRA, a small "
-    "LeViT vision tower and projector trained on benign data only). Evidence of the mechanism "
-    "at small scale, not a claim about 7B models. It reads its images poorly: asked to read "
-    "a TYPO image aloud it returns 16-18% of the content words, and its own captions hold 5% "
-    "(docs/testbed.md), so the self-caption rows (what a deployment gets) show little of "
-    "ShiftDC; the oracle rows use ground-truth captions. Judge: refusal keywords. Small n: "
-    "wide intervals."
+    "LeViT vision tower, projector and character reader trained on benign data only). "
+    "Evidence of the mechanism at small scale, not a claim about 7B models. It reads its "
+    "images: asked to read a TYPO image aloud it returns 93-95% of the content words, and its "
+    "own query-aware captions hold 78-84% (docs/testbed.md), so the self-caption rows show "
+    "ShiftDC as a deployment gets it; the oracle rows use ground-truth captions. Judge: "
+    "refusal keywords. Small n: wide intervals."
 )
 DEMO_CONDITIONS = tuple(c for c in CONDITIONS if "sequential" not in c.name)
 """Text vs image, and ShiftDC (paper mode) with ground-truth and with self captions."""

@@ -89,7 +89,12 @@ def run_condition(vlm, cond: Condition, items: list[Any], out: Path, opts: dict)
     )
     notes = defense.setup(run, items, seed=opts["seed"])
     if cond.defense != "none" and opts.get("direction") is None:
-        opts["direction"] = run / "direction"
+        # later cells use the direction this one used: fitted here, or the shipped one
+        used = defense.settings().get("direction")
+        if (run / "direction").is_dir():
+            opts["direction"] = run / "direction"
+        elif used not in (None, "builtin"):
+            opts["direction"] = Path(used)
     t0 = time.perf_counter()
     records = []
     bs = opts["batch_size"]
