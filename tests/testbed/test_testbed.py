@@ -102,7 +102,6 @@ def test_shiftdc_effect_holds(testbed):
 
 
 def test_shiftdc_stays_selective(testbed):
-
     benign = _refusal(testbed, _guarded("benign"))
     assert benign <= BENIGN_SHIFTDC_REFUSAL_MEASURED + MARGIN
 
